@@ -1,0 +1,72 @@
+/**
+ * The `isogate` command. Each subcommand lives in its own module and registers itself here;
+ * exit codes: 0 success, 1 a finding or failure the command reports, 2 bad usage or config.
+ */
+import { readFileSync } from 'node:fs'
+
+import { Command, CommanderError } from 'commander'
+
+import { isIsogateError } from '../errors.js'
+import { registerDoctor } from './doctor.js'
+import { registerFront } from './front.js'
+import { registerRecipe } from './recipe.js'
+import { registerServe } from './serve.js'
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string
+}
+
+export function buildProgram(): Command {
+  const program = new Command('isogate')
+    .description(
+      'Serve web imaging viewers cross-origin isolated, and diagnose those that are not.',
+    )
+    .version(pkg.version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage and examples)')
+    .exitOverride()
+
+  registerServe(program)
+  registerFront(program)
+  registerDoctor(program)
+  registerRecipe(program)
+
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  isogate serve                                  the bundled demo study in OHIF, isolated
+  isogate serve ./scans                          your DICOM folder, browsed in OHIF
+  isogate serve --source pacs=http://127.0.0.1:8042/dicom-web
+  isogate doctor https://viewer.example.org/
+  isogate recipe nginx --upstream http://127.0.0.1:8042/dicom-web`,
+  )
+  return program
+}
+
+/** Prints an error the way every command does: code, sentence, hint. */
+export function reportError(error: unknown): number {
+  if (isIsogateError(error)) {
+    const usage = error.code === 'ISOGATE_E_CONFIG_INVALID' || error.code === 'ISOGATE_E_CLI_USAGE'
+    const lines = error.message.split('\n')
+    for (const line of lines) process.stderr.write(`isogate: ${line}\n`)
+    process.stderr.write(`  ${error.code}: ${error.hint}\n`)
+    return usage || error.code.startsWith('ISOGATE_E_CONFIG') ? 2 : 1
+  }
+  if (error instanceof CommanderError) {
+    return error.exitCode === 0 ? 0 : 2
+  }
+  process.stderr.write(`isogate: unexpected error: ${String((error as Error)?.stack ?? error)}\n`)
+  return 1
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv)
+    return typeof process.exitCode === 'number' ? process.exitCode : 0
+  } catch (error) {
+    return reportError(error)
+  }
+}
+
+const code = await main(process.argv)
+if (code !== 0) process.exitCode = code
