@@ -46,7 +46,11 @@ Examples:
 /** Prints an error the way every command does: code, sentence, hint. */
 export function reportError(error: unknown): number {
   if (isIsogateError(error)) {
-    const usage = error.code === 'ISOGATE_E_CONFIG_INVALID' || error.code === 'ISOGATE_E_CLI_USAGE'
+    // A refused insecure listen is a usage error too: the command line asked for it.
+    const usage =
+      error.code === 'ISOGATE_E_CONFIG_INVALID' ||
+      error.code === 'ISOGATE_E_CLI_USAGE' ||
+      error.code === 'ISOGATE_E_INSECURE_LISTEN'
     const lines = error.message.split('\n')
     for (const line of lines) process.stderr.write(`isogate: ${line}\n`)
     process.stderr.write(`  ${error.code}: ${error.hint}\n`)

@@ -4,7 +4,7 @@
  * hook, and turning every failure into a JSON error reply that keeps the isolation headers.
  */
 import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify'
-import { fastify } from 'fastify'
+import { fastify, LogController } from 'fastify'
 
 import { IsogateError, isIsogateError } from '../errors.js'
 import { setResponseClass } from '../http/response-class.js'
@@ -36,7 +36,8 @@ export interface GatewayOptions {
 export async function createGateway(options: GatewayOptions): Promise<FastifyInstance> {
   const common = {
     loggerInstance: options.logger,
-    disableRequestLogging: true,
+    // Request lines are ours (one at debug, below); fastify's own would double them.
+    logController: new LogController({ disableRequestLogging: true }),
     // Nothing the gateway serves takes a large body; proxies with writes stream theirs.
     bodyLimit: 1024 * 1024,
     requestTimeout: 120_000,
@@ -45,7 +46,11 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     return503OnClosing: true,
     forceCloseConnections: 'idle' as const,
     // Paths are compared after decoding by our own resolvers; keep fastify's defaults strict.
-    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
+    routerOptions: {
+      ignoreTrailingSlash: false,
+      ignoreDuplicateSlashes: false,
+      maxParamLength: 200,
+    },
   }
 
   const app = (options.tls
@@ -60,7 +65,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
           settings: { maxConcurrentStreams: 256 },
         },
       })
-    : fastify({ ...common, maxParamLength: 200 })) as unknown as FastifyInstance
+    : fastify(common)) as unknown as FastifyInstance
 
   registerPlanHook(app, options.plan)
 
