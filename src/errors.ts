@@ -55,6 +55,10 @@ export const ERRORS = {
     status: 405,
     hint: 'This source is read-only; enable writes on the source to allow this method.',
   },
+  ISOGATE_E_PROXY_ORIGIN_REFUSED: {
+    status: 403,
+    hint: 'Add the viewer origin to the front source: --allow-origin ORIGIN (allowOrigins).',
+  },
 
   // Embedded DICOM source
   ISOGATE_E_DICOM_NOT_FOUND: { status: 404, hint: 'No study, series or instance has that UID.' },
