@@ -18,8 +18,8 @@ export const ERRORS = {
   ISOGATE_E_INSECURE_LISTEN: {
     hint: 'Use --tls auto (or --cert/--key), or listen on 127.0.0.1/localhost and tunnel.',
   },
-  ISOGATE_E_LISTEN: { hint: 'Pick another --port, or --port 0 for a free one.' },
-  ISOGATE_E_TLS: { hint: 'Check --cert/--key, or use --tls auto for a generated certificate.' },
+  ISOGATE_E_GATEWAY_LISTEN: { hint: 'Pick another --port, or --port 0 for a free one.' },
+  ISOGATE_E_TLS_CERTIFICATE: { hint: 'Check --cert/--key, or use --tls auto for a generated certificate.' },
 
   // Viewer and static files
   ISOGATE_E_VIEWER_MISSING: {

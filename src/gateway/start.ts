@@ -164,7 +164,7 @@ export async function startGateway(
     await Promise.allSettled(sources.map((s) => s.close()))
     const code = (cause as { code?: string }).code
     throw new IsogateError(
-      'ISOGATE_E_LISTEN',
+      'ISOGATE_E_GATEWAY_LISTEN',
       `cannot listen on ${config.listen.host}:${config.listen.port}` +
         (code === 'EADDRINUSE' ? ': the port is in use' : ''),
       { cause },
