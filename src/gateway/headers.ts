@@ -8,26 +8,14 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 
 import { responseClassOf } from '../http/response-class.js'
 import {
-  CORP,
+  headersFor,
   PLANNED_HEADER_NAMES,
   type HeaderList,
   type HeaderPlan,
-  type ResponseClass,
 } from '../policy/plan.js'
 
-/** The headers for one reply: its class's, or the error set (keeping the class's CORP). */
-export function headersFor(
-  plan: HeaderPlan,
-  responseClass: ResponseClass,
-  status: number,
-): HeaderList {
-  if (status < 400 || responseClass === 'error') return plan.classes[responseClass]
-
-  const classCorp = plan.classes[responseClass].find(([name]) => name === CORP)
-  return plan.classes.error.map(([name, value]) =>
-    name === CORP && classCorp ? ([name, classCorp[1]] as const) : ([name, value] as const),
-  )
-}
+/** Re-exported for routes that write to the socket themselves. */
+export { headersFor }
 
 /** Writes a plan's headers on a reply, replacing any copy an upstream or a plugin set. */
 export function writeHeaders(

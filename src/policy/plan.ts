@@ -195,6 +195,24 @@ function framingHeaders(embedders: readonly string[]): HeaderList {
   return headers
 }
 
+/**
+ * The headers of one reply: its class's on success; on a 4xx/5xx the error set (an error page may
+ * be shown as a document, so it must keep isolation), keeping the class's own CORP so a fronted
+ * source's errors stay readable cross-origin.
+ */
+export function headersFor(
+  plan: HeaderPlan,
+  responseClass: ResponseClass,
+  status: number,
+): HeaderList {
+  if (status < 400 || responseClass === 'error') return plan.classes[responseClass]
+
+  const classCorp = plan.classes[responseClass].find(([name]) => name === CORP)
+  return plan.classes.error.map(([name, value]) =>
+    name === CORP && classCorp ? ([name, classCorp[1]] as const) : ([name, value] as const),
+  )
+}
+
 /** Every header name the plan may set, lower-cased: upstream copies of these are dropped. */
 export const PLANNED_HEADER_NAMES: ReadonlySet<string> = new Set(
   [COOP, COEP, CORP, COOP_REPORT_ONLY, COEP_REPORT_ONLY, DIP, XFO, REPORTING_ENDPOINTS].map((n) =>
