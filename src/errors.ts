@@ -15,11 +15,22 @@ export const ERRORS = {
   ISOGATE_E_CONFIG_INVALID: { hint: 'Fix the named field; `isogate serve --help` lists flags.' },
   ISOGATE_E_CONFIG_FILE: { hint: 'Check that --config names a readable JSON or YAML file.' },
   ISOGATE_E_CLI_USAGE: { hint: 'Run the command with --help for its flags and examples.' },
+  ISOGATE_E_CLI_INIT_EXISTS: {
+    hint: 'Pass --force to overwrite it, or --output to write another file.',
+  },
+  ISOGATE_E_CLI_STATUS_UNREACHABLE: {
+    hint: 'Check the URL and that `isogate serve` runs there; for its own certificate pass --ca.',
+  },
+  ISOGATE_E_CLI_STATUS_REFUSED: {
+    hint: 'Run `isogate status` on the gateway machine, or set status.allowRemote in its config.',
+  },
   ISOGATE_E_INSECURE_LISTEN: {
     hint: 'Use --tls auto (or --cert/--key), or listen on 127.0.0.1/localhost and tunnel.',
   },
   ISOGATE_E_GATEWAY_LISTEN: { hint: 'Pick another --port, or --port 0 for a free one.' },
-  ISOGATE_E_TLS_CERTIFICATE: { hint: 'Check --cert/--key, or use --tls auto for a generated certificate.' },
+  ISOGATE_E_TLS_CERTIFICATE: {
+    hint: 'Check --cert/--key, or use --tls auto for a generated certificate.',
+  },
 
   // Viewer and static files
   ISOGATE_E_VIEWER_MISSING: {
@@ -84,6 +95,18 @@ export const ERRORS = {
   },
   ISOGATE_E_GATEWAY_METHOD: { status: 405, hint: 'Only GET and HEAD are served here.' },
   ISOGATE_E_GATEWAY_TOO_LARGE: { status: 413, hint: 'This endpoint takes no request body.' },
+  ISOGATE_E_GATEWAY_RATE_LIMITED: {
+    status: 429,
+    hint: 'Too many violation reports from this client; the collector samples them, retry later.',
+  },
+  ISOGATE_E_GATEWAY_MEDIA_TYPE: {
+    status: 415,
+    hint: 'Send reports as application/reports+json (Reporting API) or application/csp-report.',
+  },
+  ISOGATE_E_GATEWAY_NOT_READY: {
+    status: 503,
+    hint: 'A data source is still starting; retry shortly or read /__isogate/status.json.',
+  },
 
   // Doctor and recipes
   ISOGATE_E_DOCTOR_URL: { hint: 'Give a full http:// or https:// URL of the viewer.' },
