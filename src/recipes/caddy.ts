@@ -1,8 +1,12 @@
 /**
  * Caddy: one Caddyfile site block. Each response class is a named request matcher that is
- * disjoint from the others (so no reply gets two classes' headers); its headers are set on
- * success and replaced by the error set through a deferred `header` with `match status 4xx 5xx`
- * (Caddy >= 2.6). The SPA fallback is `try_files`; DICOMweb is `reverse_proxy`. Pure.
+ * disjoint from the others (so no reply gets two classes' headers); its success headers are set
+ * before the handler writes. Errors get the error set in two places, because Caddy 2.6 has no
+ * status condition on `header` (its `match` and `>` arrived later): Caddy's own errors (a missing
+ * file, an unreachable upstream) in `handle_errors`, each class's handle ending in `respond` so
+ * that only one runs; an upstream 4xx/5xx in `reverse_proxy`'s `handle_response`. The SPA
+ * fallback is a rewrite; DICOMweb is `reverse_proxy`. Needs Caddy >= 2.5 (`copy_response`).
+ * Pure.
  */
 import type { ResponseClass } from '../policy/plan.js'
 import {
@@ -25,36 +29,27 @@ function headerBlock(lines: string[], matcher = ''): string[] {
 }
 
 /**
- * A class's headers inside its `handle`: success values set at once (before the handler
- * writes), hashed/unhashed Cache-Control, then the error set, deferred so that it replaces them
- * on a 4xx/5xx the handler writes (an upstream error).
+ * A class's success headers inside its `handle`, set at once (before the handler writes), and
+ * the hashed/unhashed Cache-Control. Errors are handled apart (see the module comment).
  */
 function headerBlocks(ctx: RecipeContext, cls: ResponseClass): string[] {
   const ok: string[] = []
   const hashed: string[] = []
   const plain: string[] = []
-  const err: string[] = []
   for (const rule of classRules(ctx, cls)) {
+    if (rule.reflectsOrigin) continue
     const comment = `\t# ${rule.why}`
-    const okValue = rule.reflectsOrigin ? '{http.request.header.Origin}' : rule.ok
-    if (okValue === ASSET_CACHE) {
+    if (rule.ok === ASSET_CACHE) {
       hashed.push(comment, `\t${rule.name} ${quote(ctx.plan.hashedAssetCache)}`)
       plain.push(comment, `\t${rule.name} ${quote(ctx.plan.assetCache)}`)
-    } else if (okValue !== undefined && !rule.reflectsOrigin) {
-      ok.push(comment, `\t${rule.name} ${quote(okValue)}`)
+    } else if (rule.ok !== undefined) {
+      ok.push(comment, `\t${rule.name} ${quote(rule.ok)}`)
     }
-    if (rule.reflectsOrigin) continue
-    err.push(rule.error === undefined ? `\t-${rule.name}` : `\t>${rule.name} ${quote(rule.error)}`)
   }
-  return [
-    ...headerBlock(ok),
-    ...headerBlock(hashed, '@hashed'),
-    ...headerBlock(plain, '@unhashed'),
-    ...headerBlock([...err, '\tdefer', '\tmatch status 4xx 5xx']),
-  ]
+  return [...headerBlock(ok), ...headerBlock(hashed, '@hashed'), ...headerBlock(plain, '@unhashed')]
 }
 
-/** The error set for errors Caddy raises itself (a missing file), inside handle_errors. */
+/** The error set of a class, replacing its success set: values, and removals ("-Name"). */
 function errorBlock(ctx: RecipeContext, cls: ResponseClass): string[] {
   const lines = classRules(ctx, cls)
     .filter((rule) => !rule.reflectsOrigin)
@@ -63,6 +58,8 @@ function errorBlock(ctx: RecipeContext, cls: ResponseClass): string[] {
     )
   return headerBlock(lines)
 }
+
+const ERROR_BODY = 'respond "{err.status_code} {err.status_text}"'
 
 function indentBy(lines: string[], tabs: number): string[] {
   return lines.map((l) => `${'\t'.repeat(tabs)}${l}`)
@@ -100,9 +97,11 @@ export function renderCaddy(ctx: RecipeContext): RecipeOutput {
       ...indentBy([...headerBlocks(ctx, cls), ...cors, ...body], 3),
       '\t\t}',
     )
+    // In a `route`, Caddy 2.6 runs every matching `handle`, not the first: each one ends in
+    // `respond`, so the first match answers and a later, wider class cannot overwrite it.
     errorHandles.push(
       `\t\thandle @${name} {`,
-      ...indentBy([...errorBlock(ctx, cls), ...cors], 3),
+      ...indentBy([...errorBlock(ctx, cls), ...cors, ERROR_BODY], 3),
       '\t\t}',
     )
   }
@@ -125,6 +124,18 @@ export function renderCaddy(ctx: RecipeContext): RecipeOutput {
       `\theader_up X-Forwarded-Prefix ${mount}`,
       '\t# Planned headers come from this file only: a copy would make two (R-SF-1).',
       ...upstreamCopies(ctx).map((n) => `\theader_down -${n}`),
+      '\t# An upstream 4xx/5xx gets the error set (B22); the body and status pass through.',
+      '\t@upstream_error status 4xx 5xx',
+      '\thandle_response @upstream_error {',
+      ...indentBy(errorBlock(ctx, 'dicomweb'), 2),
+      '\t\t# handle_response copies no upstream header unless asked: all but planned ones,',
+      '\t\t# and Content-Length, which copy_response writes itself (a copy would make two).',
+      '\t\tcopy_response_headers {',
+      '\t\t\texclude Content-Length',
+      ...upstreamCopies(ctx).map((n) => `\t\t\texclude ${n}`),
+      '\t\t}',
+      '\t\tcopy_response',
+      '\t}',
       '}',
     ])
   }
@@ -154,7 +165,7 @@ export function renderCaddy(ctx: RecipeContext): RecipeOutput {
   const site = `${ctx.tls ? 'https' : 'http'}://${ctx.serverName}:${ctx.port}`
   const lines = [
     '# Rendered by `isogate recipe caddy` from the Isogate header plan',
-    `# (isolation: ${ctx.plan.intent.isolation}). Needs Caddy >= 2.6 (header \`match\`).`,
+    `# (isolation: ${ctx.plan.intent.isolation}). Needs Caddy >= 2.5 (copy_response).`,
     `${site} {`,
     `\tbind ${ctx.host}`,
     ...(ctx.tls ? [`\ttls ${ctx.tls.cert} ${ctx.tls.key}`] : []),
@@ -181,7 +192,7 @@ export function renderCaddy(ctx: RecipeContext): RecipeOutput {
     '\thandle_errors {',
     '\t\troute {',
     ...indentBy(errorHandles, 1),
-    '\t\t\trespond "{err.status_code} {err.status_text}"',
+    `\t\t\t${ERROR_BODY}`,
     '\t\t}',
     '\t}',
     '}',

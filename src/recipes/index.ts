@@ -6,10 +6,17 @@
  */
 import { IsogateError } from '../errors.js'
 import { renderApache } from './apache.js'
+import { renderNginxBalance, type BalanceOptions } from './balance/nginx.js'
 import { renderCaddy } from './caddy.js'
+import { renderExpress, renderVite, renderWebpackDevServer } from './devservers.js'
+import { renderK8sIngressNginx } from './k8s.js'
 import { contextOf, type RecipeContext, type RecipeOptions, type RecipeOutput } from './model.js'
 import { renderNginx } from './nginx.js'
+import { renderServiceWorkerTarget } from './service-worker/index.js'
 import {
+  dcm4cheeOptions,
+  dockerTlsOptions,
+  orthancOptions,
   renderDcm4cheeRenderedCorp,
   renderOhifDockerTls,
   renderOrthancNginxCors,
@@ -26,6 +33,8 @@ export interface TargetInfo {
 
 interface Target extends TargetInfo {
   readonly render: (ctx: RecipeContext, options: RecipeOptions) => RecipeOutput
+  /** The target's own defaults and fixed choices, applied before the intent is validated. */
+  readonly options?: (options: RecipeOptions) => RecipeOptions
 }
 
 const TARGETS: readonly Target[] = [
@@ -43,22 +52,67 @@ const TARGETS: readonly Target[] = [
   },
   { name: 'caddy', description: 'Caddyfile site block', verifiedBy: 'server', render: renderCaddy },
   {
+    name: 'vite',
+    description: 'Vite dev and preview: server/preview.headers + a pre middleware plugin',
+    verifiedBy: 'server',
+    render: renderVite,
+  },
+  {
+    name: 'webpack-dev-server',
+    description: 'webpack-dev-server devServer with a first middleware',
+    verifiedBy: 'server',
+    render: renderWebpackDevServer,
+  },
+  {
+    name: 'express',
+    description: 'Express server.mjs with the header middleware first',
+    verifiedBy: 'server',
+    render: (ctx) => renderExpress(ctx, false),
+  },
+  {
+    name: 'express-helmet',
+    description: 'Express with helmet, isolation headers set per class, not from helmet',
+    verifiedBy: 'server',
+    render: (ctx) => renderExpress(ctx, true),
+  },
+  {
+    name: 'nginx-balance',
+    description: 'nginx load balancer over several Isogate gateways (upstream block)',
+    verifiedBy: 'server',
+    render: (ctx, options) => renderNginxBalance(ctx, options as BalanceOptions),
+  },
+  {
+    name: 'k8s-ingress-nginx',
+    description: 'Isogate itself behind ingress-nginx: Deployment, Service, Ingress',
+    verifiedBy: 'format',
+    render: renderK8sIngressNginx,
+  },
+  {
     name: 'ohif-docker-tls',
     description: 'nginx TLS reverse proxy in front of the OHIF Docker image',
     verifiedBy: 'format',
     render: renderOhifDockerTls,
+    options: dockerTlsOptions,
   },
   {
     name: 'orthanc-nginx-cors',
     description: 'Orthanc behind nginx with CORS for a viewer elsewhere',
     verifiedBy: 'format',
     render: renderOrthancNginxCors,
+    options: orthancOptions,
   },
   {
     name: 'dcm4chee-rendered-corp',
     description: 'nginx: CORP on a dcm4chee /rendered PDF',
     verifiedBy: 'format',
     render: renderDcm4cheeRenderedCorp,
+    options: dcm4cheeOptions,
+  },
+  {
+    name: 'service-worker',
+    description: 'static hosts without headers: a service worker + loader adding COOP/COEP',
+    verifiedBy: 'server',
+    render: renderServiceWorkerTarget,
   },
 ]
 
@@ -78,5 +132,6 @@ export function renderRecipe(target: string, options: RecipeOptions): RecipeOutp
       details: { known: TARGETS.map((t) => t.name) },
     })
   }
-  return found.render(contextOf(options), options)
+  const prepared = found.options ? found.options(options) : options
+  return found.render(contextOf(prepared), prepared)
 }

@@ -7,13 +7,29 @@ import { IsogateError } from '../errors.js'
 import { contextOf, type RecipeContext, type RecipeOptions, type RecipeOutput } from './model.js'
 import { renderNginxShape } from './nginx.js'
 
+/** The intent of orthanc-nginx-cors: a fronted Orthanc, on its default port unless told. */
+export function orthancOptions(options: RecipeOptions): RecipeOptions {
+  return { upstream: 'http://127.0.0.1:8042/dicom-web', ...options, mode: 'front' }
+}
+
+/** The intent of ohif-docker-tls: https on every interface unless told. */
+export function dockerTlsOptions(options: RecipeOptions): RecipeOptions {
+  return { port: 443, host: '0.0.0.0', ...options }
+}
+
+/** The intent of dcm4chee-rendered-corp: dcm4chee's default AE, fronted for any origin. */
+export function dcm4cheeOptions(options: RecipeOptions): RecipeOptions {
+  return {
+    upstream: 'http://arc:8080/dcm4chee-arc/aets/DCM4CHEE/rs',
+    ...options,
+    mode: options.mode ?? 'front',
+    allowOrigins: options.allowOrigins?.length ? options.allowOrigins : ['*'],
+  }
+}
+
 /** `isogate recipe orthanc-nginx-cors`: DICOMweb only, CORS for the listed viewer origins. */
 export function renderOrthancNginxCors(_ctx: RecipeContext, options: RecipeOptions): RecipeOutput {
-  const ctx = contextOf({
-    upstream: 'http://127.0.0.1:8042/dicom-web',
-    ...options,
-    mode: 'front',
-  })
+  const ctx = contextOf(orthancOptions(options))
   const out = renderNginxShape(ctx, { viewer: false, target: 'orthanc-nginx-cors' })
   return {
     ...out,
@@ -35,7 +51,7 @@ export function renderOhifDockerTls(_ctx: RecipeContext, options: RecipeOptions)
       'ohif-docker-tls needs --cert and --key (isolation needs https off loopback, B01)',
     )
   }
-  const ctx = contextOf({ port: 443, host: '0.0.0.0', ...options })
+  const ctx = contextOf(dockerTlsOptions(options))
   const out = renderNginxShape(ctx, {
     viewer: false,
     target: 'ohif-docker-tls',
@@ -56,12 +72,7 @@ export function renderDcm4cheeRenderedCorp(
   _ctx: RecipeContext,
   options: RecipeOptions,
 ): RecipeOutput {
-  const ctx = contextOf({
-    upstream: 'http://arc:8080/dcm4chee-arc/aets/DCM4CHEE/rs',
-    ...options,
-    mode: options.mode ?? 'front',
-    allowOrigins: options.allowOrigins?.length ? options.allowOrigins : ['*'],
-  })
+  const ctx = contextOf(dcm4cheeOptions(options))
   const out = renderNginxShape(ctx, { viewer: false, target: 'dcm4chee-rendered-corp' })
   return {
     ...out,

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test'
 
 import { renderRecipe } from '../../src/recipes/index.js'
 import { contextOf, type RecipeContext, type RecipeOptions } from '../../src/recipes/model.js'
+import { dcm4cheeOptions, orthancOptions } from '../../src/recipes/sources.js'
 import { launchChromium, newContext, screenshotDir } from '../helpers/chromium.js'
 import { startOrthanc, type OrthancServer } from '../helpers/orthanc.js'
 import { freePort } from '../helpers/ports.js'
@@ -19,6 +20,7 @@ import {
   checkProbes,
   countingProxy,
   dicomwebProbes,
+  doctorErrors,
   headerValues,
   planMismatches,
   rawRequest,
@@ -49,14 +51,21 @@ describe('recipe nginx on a real nginx, OHIF and Orthanc', () => {
   let upstream: CountingProxy
   let proxySite: Site
   let frontSite: Site
+  let orthancSite: Site
+  let dcm4cheeSite: Site
   let study = ''
   let series = ''
 
-  async function site(name: string, options: RecipeOptions): Promise<Site> {
+  async function site(
+    name: string,
+    options: RecipeOptions,
+    target = 'nginx',
+    prepare = (o: RecipeOptions) => o,
+  ): Promise<Site> {
     const siteDir = join(dir, name)
     mkdirSync(siteDir, { recursive: true })
-    const full = { ...options, includeDir: join(siteDir, 'isogate') }
-    const output = renderRecipe('nginx', full)
+    const full = prepare({ ...options, includeDir: join(siteDir, 'isogate') })
+    const output = renderRecipe(target, full)
     writeRecipe(siteDir, output)
     const conf = nginxMainConf(siteDir, join(siteDir, 'isogate.conf'))
     const verdict = check('nginx', ['-t', '-p', siteDir, '-c', conf])
@@ -92,11 +101,18 @@ describe('recipe nginx on a real nginx, OHIF and Orthanc', () => {
       allowOrigins: [VIEWER_ORIGIN],
       port: await freePort(),
     })
+    const upstreamRoot = `${upstream.url}/dicom-web`
+    const cors = { upstream: upstreamRoot, allowOrigins: [VIEWER_ORIGIN], port: await freePort() }
+    orthancSite = await site('orthanc', cors, 'orthanc-nginx-cors', orthancOptions)
+    const rendered = { upstream: upstreamRoot, port: await freePort() }
+    dcm4cheeSite = await site('dcm4chee', rendered, 'dcm4chee-rendered-corp', dcm4cheeOptions)
   })
 
   after(async () => {
     await proxySite?.server.stop()
     await frontSite?.server.stop()
+    await orthancSite?.server.stop()
+    await dcm4cheeSite?.server.stop()
     await upstream?.close()
     await orthanc?.stop()
     if (dir) rmSync(dir, { recursive: true, force: true })
@@ -226,6 +242,34 @@ describe('recipe nginx on a real nginx, OHIF and Orthanc', () => {
     } finally {
       await browser.close()
     }
+  })
+
+  it('orthanc-nginx-cors: QIDO, metadata, 404 and preflight carry the plan and CORS', async () => {
+    const probes = dicomwebProbes('/dicom-web', study, series, VIEWER_ORIGIN)
+    assert.deepEqual(await checkProbes(orthancSite.ctx, orthancSite.server.base, probes), [])
+    // Nothing but DICOMweb here: the viewer lives elsewhere.
+    const page = await rawRequest(`${orthancSite.server.base}/`)
+    assert.equal(page.status, 404)
+  })
+
+  it('dcm4chee-rendered-corp: a rendered frame loads cross-origin under COEP', async () => {
+    const probes = dicomwebProbes('/dicom-web', study, series, VIEWER_ORIGIN)
+    assert.deepEqual(await checkProbes(dcm4cheeSite.ctx, dcm4cheeSite.server.base, probes), [])
+    const instances = (await (
+      await fetch(`${orthanc.dicomWebRoot}/studies/${study}/series/${series}/instances`)
+    ).json()) as Array<Record<string, { Value: string[] }>>
+    const sop = instances[0]!['00080018']!.Value[0]!
+    const path = `/dicom-web/studies/${study}/series/${series}/instances/${sop}/rendered`
+    const res = await rawRequest(`${dcm4cheeSite.server.base}${path}`, {
+      headers: { Accept: 'image/png' },
+    })
+    assert.equal(res.status, 200)
+    assert.deepEqual(headerValues(res, 'cross-origin-resource-policy'), ['cross-origin'])
+    assert.deepEqual(planMismatches(dcm4cheeSite.ctx, res, 'rendered', path), [])
+  })
+
+  it('the doctor finds no error-severity problem on the nginx site', async () => {
+    assert.deepEqual(await doctorErrors(`${proxySite.server.base}/`), [])
   })
 
   it('a 502 when the upstream is down keeps the error set', async () => {

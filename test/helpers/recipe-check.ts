@@ -10,6 +10,7 @@ import { join } from 'node:path'
 
 import type { ResponseClass } from '../../src/policy/plan.js'
 import { classRules, ruleValue, allRuleNames, type RecipeContext } from '../../src/recipes/model.js'
+import { diagnose } from '../../src/doctor/diagnose.js'
 import { renderAppConfig } from '../../src/viewer/app-config.js'
 
 export const OHIF_ROOT = join(process.cwd(), 'vendor', 'ohif')
@@ -260,4 +261,15 @@ export async function checkProbes(
     }
   }
   return failures
+}
+
+/**
+ * The doctor's verdict on a live recipe target: runs `isogate doctor` (src/doctor `diagnose`)
+ * against the URL and returns its error-severity findings as `CODE: message` lines, so a test
+ * asserts an empty list. The doctor is under active development; this is the one place a
+ * recipe test calls it.
+ */
+export async function doctorErrors(url: string): Promise<string[]> {
+  const report = await diagnose({ url, timeoutMs: 20_000 })
+  return report.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}: ${f.message}`)
 }

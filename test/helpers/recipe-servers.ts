@@ -36,10 +36,12 @@ async function startProcess(
   args: string[],
   base: string,
   env: Record<string, string> = {},
+  cwd?: string,
 ): Promise<RunningServer> {
   const child: ChildProcess = spawn(command, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...env },
+    ...(cwd ? { cwd } : {}),
   })
   let stderr = ''
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
@@ -53,7 +55,7 @@ async function startProcess(
         return true
       },
       `${command} on ${base}`,
-      20_000,
+      30_000,
     )
   } catch (error) {
     if (!exited && child.pid) process.kill(child.pid, 'SIGKILL')
@@ -167,4 +169,13 @@ export async function startCaddy(caddyfile: string, port: number): Promise<Runni
     `http://127.0.0.1:${port}`,
     { XDG_DATA_HOME: dirname(caddyfile), XDG_CONFIG_HOME: dirname(caddyfile) },
   )
+}
+
+/** Runs a rendered Node recipe (`vite`, `vite preview`, `node server.mjs`) in its folder. */
+export async function startNodeRecipe(
+  cwd: string,
+  args: string[],
+  port: number,
+): Promise<RunningServer> {
+  return await startProcess(process.execPath, args, `http://127.0.0.1:${port}`, {}, cwd)
 }
