@@ -46,15 +46,16 @@ Examples:
 /** Prints an error the way every command does: code, sentence, hint. */
 export function reportError(error: unknown): number {
   if (isIsogateError(error)) {
-    // A refused insecure listen is a usage error too: the command line asked for it.
+    // Exit 2 means "the command could not do its job as asked": bad usage or config, a refused
+    // insecure listen, a doctor that could not reach its target, an unknown recipe target.
     const usage =
-      error.code === 'ISOGATE_E_CONFIG_INVALID' ||
       error.code === 'ISOGATE_E_CLI_USAGE' ||
-      error.code === 'ISOGATE_E_INSECURE_LISTEN'
+      error.code === 'ISOGATE_E_INSECURE_LISTEN' ||
+      /^ISOGATE_E_(CONFIG|DOCTOR|RECIPE)_/.test(error.code)
     const lines = error.message.split('\n')
     for (const line of lines) process.stderr.write(`isogate: ${line}\n`)
     process.stderr.write(`  ${error.code}: ${error.hint}\n`)
-    return usage || error.code.startsWith('ISOGATE_E_CONFIG') ? 2 : 1
+    return usage ? 2 : 1
   }
   if (error instanceof CommanderError) {
     return error.exitCode === 0 ? 0 : 2

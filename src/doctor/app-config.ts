@@ -1,0 +1,142 @@
+/**
+ * Reading a viewer's `app-config.js` without running it: the script is parsed with acorn and
+ * the object literal assigned to `window.config` is read as data. Functions and computed values
+ * are kept as markers, so a remote script never executes on the doctor's machine.
+ */
+import { parse } from 'acorn'
+
+/** Marker for values that are code, not data (a `transform(url)` function, a call). */
+export const CODE = '[code]'
+
+export interface AppConfigRead {
+  /** The literal `window.config`, or null when none was found. */
+  readonly config: Record<string, unknown> | null
+  /** Why it could not be read, when it could not. */
+  readonly problem?: string
+}
+
+interface Node {
+  type: string
+  [key: string]: unknown
+}
+
+/** Reads `window.config = {...}` (also `window.config = config` after `const config = {...}`). */
+export function readAppConfig(source: string): AppConfigRead {
+  let program: Node
+  try {
+    program = parse(source, { ecmaVersion: 'latest', sourceType: 'script' }) as unknown as Node
+  } catch (error) {
+    return { config: null, problem: `app-config.js does not parse: ${(error as Error).message}` }
+  }
+  const declared = new Map<string, Node>()
+  let assigned: Node | undefined
+  walk(program, (node) => {
+    if (node.type === 'VariableDeclarator') {
+      const id = node.id as Node
+      if (id.type === 'Identifier' && node.init) declared.set(id.name as string, node.init as Node)
+    }
+    if (node.type === 'AssignmentExpression' && isWindowConfig(node.left as Node)) {
+      assigned = node.right as Node
+    }
+  })
+  if (assigned?.type === 'Identifier') assigned = declared.get(assigned.name as string)
+  if (assigned?.type === 'ArrowFunctionExpression' || assigned?.type === 'FunctionExpression') {
+    return {
+      config: null,
+      problem: 'window.config is a function; its result is only known at run time',
+    }
+  }
+  if (assigned?.type !== 'ObjectExpression') {
+    return { config: null, problem: 'no `window.config = {...}` object literal found' }
+  }
+  return { config: literal(assigned) as Record<string, unknown> }
+}
+
+function isWindowConfig(node: Node): boolean {
+  if (node.type !== 'MemberExpression' || node.computed) return false
+  const object = node.object as Node
+  const property = node.property as Node
+  return (
+    property.type === 'Identifier' &&
+    property.name === 'config' &&
+    object.type === 'Identifier' &&
+    (object.name === 'window' || object.name === 'self' || object.name === 'globalThis')
+  )
+}
+
+function walk(node: unknown, visit: (node: Node) => void): void {
+  if (Array.isArray(node)) {
+    for (const child of node) walk(child, visit)
+    return
+  }
+  if (!node || typeof node !== 'object' || typeof (node as Node).type !== 'string') return
+  visit(node as Node)
+  for (const [key, value] of Object.entries(node)) {
+    if (key !== 'type' && value && typeof value === 'object') walk(value, visit)
+  }
+}
+
+/** The data value of a literal expression; code becomes the CODE marker. */
+function literal(node: Node): unknown {
+  switch (node.type) {
+    case 'Literal':
+      return node.value
+    case 'TemplateLiteral': {
+      const quasis = node.quasis as Node[]
+      if ((node.expressions as Node[]).length > 0) return CODE
+      return quasis.map((q) => (q.value as { cooked: string }).cooked).join('')
+    }
+    case 'UnaryExpression': {
+      const value = literal(node.argument as Node)
+      if (node.operator === '-' && typeof value === 'number') return -value
+      if (node.operator === '!' && value !== CODE) return !value
+      return CODE
+    }
+    case 'Identifier':
+      return node.name === 'undefined' ? undefined : CODE
+    case 'ArrayExpression':
+      return (node.elements as Array<Node | null>).map((e) => (e ? literal(e) : null))
+    case 'ObjectExpression': {
+      const out: Record<string, unknown> = {}
+      for (const property of node.properties as Node[]) {
+        if (property.type !== 'Property' || property.computed) continue
+        const key = property.key as Node
+        const name = key.type === 'Identifier' ? (key.name as string) : String(key.value)
+        out[name] = property.method ? CODE : literal(property.value as Node)
+      }
+      return out
+    }
+    default:
+      return CODE
+  }
+}
+
+/** One OHIF DICOMweb data source, as configured. */
+export interface ConfiguredSource {
+  readonly sourceName: string
+  readonly namespace: string
+  readonly qidoRoot: string | undefined
+  readonly wadoRoot: string | undefined
+  readonly configuration: Record<string, unknown>
+}
+
+/** The DICOMweb data sources of a config (other kinds, such as dicomlocal, are skipped). */
+export function dicomwebSources(config: Record<string, unknown>): ConfiguredSource[] {
+  const list = Array.isArray(config.dataSources) ? config.dataSources : []
+  const out: ConfiguredSource[] = []
+  for (const entry of list) {
+    if (!entry || typeof entry !== 'object') continue
+    const e = entry as Record<string, unknown>
+    const namespace = typeof e.namespace === 'string' ? e.namespace : ''
+    if (!namespace.endsWith('dataSourcesModule.dicomweb')) continue
+    const configuration = (e.configuration ?? {}) as Record<string, unknown>
+    out.push({
+      sourceName: String(e.sourceName ?? configuration.name ?? 'dicomweb'),
+      namespace,
+      qidoRoot: typeof configuration.qidoRoot === 'string' ? configuration.qidoRoot : undefined,
+      wadoRoot: typeof configuration.wadoRoot === 'string' ? configuration.wadoRoot : undefined,
+      configuration,
+    })
+  }
+  return out
+}
