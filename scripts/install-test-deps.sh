@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(chromium orthanc orthanc-dicomweb nginx apache2 caddy python3-pydicom wrk
-  fonts-dejavu-core ca-certificates)
+packages=(chromium orthanc orthanc-dicomweb orthanc-postgresql postgresql nginx apache2 caddy
+  python3-pydicom wrk fonts-dejavu-core ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -66,6 +66,8 @@ const proxySource = z
     kind: z.enum(['orthanc', 'dcm4chee', 'generic']).default('generic'),
     repairs: repairs.default({}),
     timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /** Period of the health check on each upstream (GET <root>/studies?limit=1); 5 s if unset. */
+    healthCheckMs: z.number().int().min(200).max(600_000).optional(),
     /** Methods beyond GET/HEAD; none by default, so a proxied source is read-only. */
     writeMethods: z.array(z.enum(['POST', 'PUT', 'DELETE'])).default([]),
   })
@@ -81,6 +83,8 @@ const frontSource = z
     allowOrigins: z.array(z.union([origin, z.literal('*')])).min(1),
     credentials: z.boolean().default(false),
     timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /** Period of the health check on each upstream (GET <root>/studies?limit=1); 5 s if unset. */
+    healthCheckMs: z.number().int().min(200).max(600_000).optional(),
     writeMethods: z.array(z.enum(['POST', 'PUT', 'DELETE'])).default([]),
   })
   .strict()

@@ -79,17 +79,20 @@ describe('proxy faults', { timeout: 60_000 }, () => {
     )
     let resolveClosed: (at: number) => void = () => undefined
     dripSocketClosed = new Promise((r) => (resolveClosed = r))
-    const drip = await tcpServer((socket) =>
+    const drip = await tcpServer((socket) => {
+      // Health checks (GET …/studies?limit=1) come and go; only the bulk request's close counts.
+      let bulk = false
+      socket.once('data', (chunk: Buffer) => (bulk = chunk.toString('latin1').includes('/bulk/')))
       onRequest(socket, () => {
         socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n')
         socket.write('Transfer-Encoding: chunked\r\n\r\n')
         const timer = setInterval(() => socket.write('4\r\nabcd\r\n'), 50)
         socket.on('close', () => {
           clearInterval(timer)
-          resolveClosed(Date.now())
+          if (bulk) resolveClosed(Date.now())
         })
-      }),
-    )
+      })
+    })
     servers.push(stall, resetEarly, resetMid, garbage, drip)
     Object.assign(upstreams, {
       down: downUrl,

@@ -31,12 +31,27 @@ export async function createProxySource(
   config: ProxySourceConfig | FrontSourceConfig,
   ctx: SourceContext,
 ): Promise<ProxyDataSource> {
-  const upstream = new Upstream(config.upstream, config.timeoutMs)
-  const repairs = repairsFor(config.kind, config.repairs)
   const state: { health: SourceStatus['health']; lastError: string | undefined } = {
     health: 'starting',
     lastError: undefined,
   }
+  const pooled = config.upstream.length > 1
+  const upstream = new Upstream(config.upstream, config.timeoutMs, {
+    healthCheckMs: config.healthCheckMs,
+    // With one upstream every failed request is logged already; with several, say which one
+    // left or rejoined the rotation.
+    onChange: (member, from) => {
+      if (!pooled) return
+      const fields = { upstream: member.url, from, to: member.state, error: member.lastError }
+      if (member.state === 'down') ctx.logger.warn(fields, 'upstream taken out of the pool')
+      else ctx.logger.info(fields, 'upstream back in the pool')
+    },
+    onHealthRound: () => {
+      state.health = upstream.available ? 'up' : 'down'
+      if (!upstream.available) state.lastError = upstream.members[0]?.lastError
+    },
+  })
+  const repairs = repairsFor(config.kind, config.repairs)
   const report = (error: IsogateError | undefined) => {
     state.health = error === undefined ? 'up' : 'down'
     if (error !== undefined) state.lastError = error.message
@@ -64,11 +79,14 @@ export async function createProxySource(
     report,
   })
 
-  await probe(upstream, report, Math.min(PROBE_TIMEOUT_MS, config.timeoutMs))
-  if (state.health === 'down') {
+  await probeAll(upstream, Math.min(PROBE_TIMEOUT_MS, config.timeoutMs))
+  for (const member of upstream.status()) {
+    if (member.state !== 'down') continue
     ctx.logger.warn(
-      { upstream: config.upstream[0], error: state.lastError },
-      'the upstream does not answer yet; requests will fail until it does',
+      { upstream: member.url, error: member.lastError },
+      pooled
+        ? 'this upstream does not answer yet; the others take its requests until it does'
+        : 'the upstream does not answer yet; requests will fail until it does',
     )
   }
 
@@ -91,33 +109,25 @@ export async function createProxySource(
         repairs,
         ...(cors ? { allowOrigins: cors.allowOrigins, credentials: cors.credentials } : {}),
         ...upstream.stats,
+        upstreams: upstream.status(),
       },
     }),
     close: () => upstream.close(),
   }
 }
 
-async function probe(
-  upstream: Upstream,
-  report: (error: IsogateError | undefined) => void,
-  timeoutMs: number,
-): Promise<void> {
-  try {
-    const response = await upstream.request({
-      method: 'GET',
-      url: (root) => `${root.origin}${root.pathname.replace(/\/+$/, '')}/studies?limit=1`,
-      headers: { accept: 'application/dicom+json' },
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    response.body.resume()
-    // Any HTTP answer (even 401 from an upstream that wants credentials) means it is there.
-    report(undefined)
-  } catch (error) {
-    const failure = error as IsogateError
-    if (typeof failure.code === 'string' && failure.code.startsWith('ISOGATE_E_PROXY')) {
-      report(failure)
-    }
-  }
+/**
+ * The first health check of every upstream, then the periodic ones. Any HTTP answer below 500
+ * (even 401 from an upstream that wants credentials) counts as up; the wait is bounded, and an
+ * upstream still unchecked then stays `starting` until the check ends.
+ */
+async function probeAll(upstream: Upstream, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    upstream.startHealthChecks(),
+    new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+  ])
+  clearTimeout(timer)
 }
 
 /**

@@ -1,12 +1,22 @@
 /**
- * The upstream side of a proxied source: one undici Pool per upstream origin, kept alive, with
- * failover between the configured roots and failures mapped onto stable ISOGATE_E_PROXY_* codes.
+ * The upstream side of a proxied source: one undici Pool per upstream origin, kept alive,
+ * requests spread round-robin over the roots that are up (pool.ts keeps their health), one
+ * retry on another root for a request that never got an answer, and failures mapped onto stable
+ * ISOGATE_E_PROXY_* codes.
  */
 import type { Readable } from 'node:stream'
 
 import { Pool, type Dispatcher } from 'undici'
 
 import { IsogateError } from '../../errors.js'
+import {
+  DEFAULT_HEALTH_CHECK_MS,
+  HealthChecker,
+  Member,
+  RoundRobin,
+  type MemberState,
+  type MemberStatus,
+} from './pool.js'
 
 /**
  * Orthanc answers `Keep-Alive: timeout=1`. undici subtracts this threshold from the hint; with
@@ -57,19 +67,45 @@ export interface UpstreamStats {
   connectionsOpened: number
   requests: number
   failures: number
+  /** Requests sent a second time, on another upstream when there is one. */
+  retries: number
+}
+
+export interface UpstreamOptions {
+  /** Period of the health checks; see DEFAULT_HEALTH_CHECK_MS. */
+  readonly healthCheckMs?: number | undefined
+  /** A member went up or down (never called for the first check of a `starting` member). */
+  readonly onChange?: (member: MemberStatus, from: MemberState) => void
+  /** After each round of health checks. */
+  readonly onHealthRound?: () => void
 }
 
 export class Upstream {
   readonly roots: readonly URL[]
-  readonly stats: UpstreamStats = { connectionsOpened: 0, requests: 0, failures: 0 }
+  readonly stats: UpstreamStats = { connectionsOpened: 0, requests: 0, failures: 0, retries: 0 }
+  /** One per root, in configured order. */
+  readonly members: readonly Member[]
   private readonly pools = new Map<string, Pool>()
   private readonly timeoutMs: number
-  /** The root that answered last; requests start there and fail over to the others. */
-  private preferred = 0
+  private readonly robin = new RoundRobin()
+  private readonly checker: HealthChecker
 
-  constructor(roots: readonly string[], timeoutMs: number) {
+  constructor(roots: readonly string[], timeoutMs: number, options: UpstreamOptions = {}) {
     this.roots = roots.map((root) => new URL(root))
     this.timeoutMs = timeoutMs
+    this.members = this.roots.map(
+      (root) =>
+        new Member(root, (member, from) => {
+          if (from !== 'starting') options.onChange?.(member.status(), from)
+        }),
+    )
+    const intervalMs = options.healthCheckMs ?? DEFAULT_HEALTH_CHECK_MS
+    this.checker = new HealthChecker(this.members, {
+      intervalMs,
+      timeoutMs: Math.min(timeoutMs, Math.max(2 * intervalMs, 2_000)),
+      keepAliveTimeoutThreshold: KEEP_ALIVE_THRESHOLD_MS,
+      onRound: options.onHealthRound,
+    })
   }
 
   private pool(root: URL): Pool {
@@ -90,48 +126,72 @@ export class Upstream {
     return pool
   }
 
+  /** Checks every upstream now, then every `healthCheckMs` until `close()`. */
+  async startHealthChecks(): Promise<void> {
+    await this.checker.checkAll()
+    this.checker.start()
+  }
+
+  /** Each upstream's state, latency and error count. */
+  status(): MemberStatus[] {
+    return this.members.map((member) => member.status())
+  }
+
+  /** True when at least one upstream is up (or not checked yet). */
+  get available(): boolean {
+    return this.members.some((member) => member.state !== 'down')
+  }
+
   /**
-   * Sends a request, trying each root in turn while they are unreachable. A GET or HEAD whose
-   * reused connection the upstream closed before answering is sent once more on a fresh one.
+   * Sends a request to the next upstream that is up (round-robin). A GET or HEAD that found
+   * nobody at the address, or whose connection was reset before any reply, is sent once more:
+   * on another upstream when there is one, else on a fresh connection to the same (only after a
+   * reset). Once response headers are back the request is never repeated; a reply that breaks
+   * off mid-body is cut short, not retried.
    */
   async request(request: UpstreamRequest): Promise<UpstreamResponse> {
     this.stats.requests++
     const idempotent = request.method === 'GET' || request.method === 'HEAD'
+    const order = this.robin.order(this.members)
     let lastError: IsogateError | undefined
-    for (let i = 0; i < this.roots.length; i++) {
-      const index = (this.preferred + i) % this.roots.length
-      const root = this.roots[index] as URL
-      for (let attempt = 0; attempt < (idempotent ? 2 : 1); attempt++) {
-        try {
-          const response = await this.pool(root).request({
-            method: request.method as Dispatcher.HttpMethod,
-            path: request.url(root).slice(root.origin.length),
-            headers: request.headers,
-            body: request.body ?? null,
-            signal: request.signal,
-          })
-          this.preferred = index
-          return {
-            root,
-            statusCode: response.statusCode,
-            headers: response.headers,
-            body: response.body,
-          }
-        } catch (error) {
-          if (request.signal.aborted) throw error
-          lastError = upstreamFailure(error, root)
-          const retry = idempotent && attempt === 0 && isResetBeforeReply(error)
-          if (!retry) break
+    for (let attempt = 0; attempt < (idempotent ? 2 : 1) && order.length > 0; attempt++) {
+      const member = order[Math.min(attempt, order.length - 1)] as Member
+      const root = member.root
+      if (attempt > 0) this.stats.retries++
+      member.requests++
+      const started = performance.now()
+      try {
+        const response = await this.pool(root).request({
+          method: request.method as Dispatcher.HttpMethod,
+          path: request.url(root).slice(root.origin.length),
+          headers: request.headers,
+          body: request.body ?? null,
+          signal: request.signal,
+        })
+        member.answered(performance.now() - started)
+        return {
+          root,
+          statusCode: response.statusCode,
+          headers: response.headers,
+          body: response.body,
         }
+      } catch (error) {
+        if (request.signal.aborted) throw error
+        lastError = upstreamFailure(error, root)
+        const nobodyThere = isConnectFailure(error)
+        const reset = isResetBeforeReply(error)
+        member.failed(lastError.message, nobodyThere)
+        if (!(nobodyThere || reset)) break
+        // With a single upstream only a reset is worth a second try (a fresh connection).
+        if (order.length === 1 && !reset) break
       }
-      // Only "nobody there" moves on to the next root; a slow or broken one answered.
-      if (lastError?.code !== 'ISOGATE_E_PROXY_UNREACHABLE' || !idempotent) break
     }
     this.stats.failures++
     throw lastError ?? new IsogateError('ISOGATE_E_PROXY_UNREACHABLE', 'no upstream configured')
   }
 
   async close(): Promise<void> {
+    await this.checker.close()
     await Promise.allSettled([...this.pools.values()].map((pool) => pool.close()))
     this.pools.clear()
   }
@@ -148,6 +208,12 @@ function codeOf(error: unknown): string {
     current = (current as { cause?: unknown }).cause
   }
   return ''
+}
+
+/** Nobody took the connection: the request never reached the upstream. */
+function isConnectFailure(error: unknown): boolean {
+  const code = codeOf(error)
+  return UNREACHABLE_CODES.has(code) || code === 'UND_ERR_CONNECT_TIMEOUT'
 }
 
 function isResetBeforeReply(error: unknown): boolean {
