@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { DEFAULT_INTENT, RESPONSE_CLASSES, planHeaders } from './plan.js'
+import { DEFAULT_INTENT, PLANNED_HEADER_NAMES, RESPONSE_CLASSES, planHeaders } from './plan.js'
 
 const get = (list: ReadonlyArray<readonly [string, string]>, name: string) =>
   list.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v)
@@ -60,4 +60,31 @@ test('report-only sends only the Report-Only forms with a reporting endpoint', (
     'require-corp; report-to="isogate"',
   ])
   assert.deepEqual(get(doc, 'Reporting-Endpoints'), ['isogate="/__isogate/reports"'])
+})
+
+test('rendered PDFs carry a bare COEP: a parameter blocks Chromium’s PDF viewer frame', () => {
+  const plan = planHeaders({ ...DEFAULT_INTENT, reportingEndpoint: '/__isogate/reports' })
+  assert.deepEqual(get(plan.classes.rendered, 'Cross-Origin-Embedder-Policy'), ['require-corp'])
+  assert.deepEqual(get(plan.classes.document, 'Cross-Origin-Embedder-Policy'), [
+    'require-corp; report-to="isogate"',
+  ])
+  const cl = planHeaders({ ...DEFAULT_INTENT, isolation: 'credentialless' })
+  assert.deepEqual(get(cl.classes.rendered, 'Cross-Origin-Embedder-Policy'), ['credentialless'])
+  const off = planHeaders({ ...DEFAULT_INTENT, isolation: 'off' })
+  assert.deepEqual(get(off.classes.rendered, 'Cross-Origin-Embedder-Policy'), [])
+})
+
+test('Document-Isolation-Policy enforces only where COOP/COEP would', () => {
+  const dip = (isolation: (typeof DEFAULT_INTENT)['isolation']) => {
+    const plan = planHeaders({ ...DEFAULT_INTENT, isolation, documentIsolationPolicy: true })
+    return [
+      ...get(plan.classes.document, 'Document-Isolation-Policy'),
+      ...get(plan.classes.document, 'Document-Isolation-Policy-Report-Only').map((v) => `RO ${v}`),
+    ]
+  }
+  assert.deepEqual(dip('require-corp'), ['isolate-and-require-corp'])
+  assert.deepEqual(dip('credentialless'), ['isolate-and-credentialless'])
+  assert.deepEqual(dip('report-only'), ['RO isolate-and-require-corp'])
+  assert.deepEqual(dip('off'), [])
+  assert.ok(PLANNED_HEADER_NAMES.has('document-isolation-policy-report-only'))
 })

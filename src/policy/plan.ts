@@ -75,6 +75,7 @@ export const CORP = 'Cross-Origin-Resource-Policy'
 export const COOP_REPORT_ONLY = 'Cross-Origin-Opener-Policy-Report-Only'
 export const COEP_REPORT_ONLY = 'Cross-Origin-Embedder-Policy-Report-Only'
 export const DIP = 'Document-Isolation-Policy'
+export const DIP_REPORT_ONLY = 'Document-Isolation-Policy-Report-Only'
 export const CSP = 'Content-Security-Policy'
 export const XFO = 'X-Frame-Options'
 export const REPORTING_ENDPOINTS = 'Reporting-Endpoints'
@@ -134,7 +135,11 @@ export function planHeaders(intent: PlanIntent): HeaderPlan {
     static: [...resource],
     'app-config': [...embedder, ...resource, ['Cache-Control', 'no-cache']],
     dicomweb: [...dicomwebResource],
-    rendered: [...dicomwebResource],
+    // A rendered PDF is shown in an <object>, a nested navigation: under a COEP parent Chromium
+    // blocks it unless the PDF sends a compatible COEP too (R-COI-5). That COEP must be bare:
+    // with any parameter (report-to) Chromium 156 blocks the PDF viewer's inner frame
+    // (measured, docs/embedding.md).
+    rendered: [...embedderHeaders(intent.isolation, ''), ...dicomwebResource],
     preflight: [...dicomwebResource],
     // An error reply may be rendered as a document (a failed navigation), so it carries the
     // same isolation and framing headers as one; it must never break isolation.
@@ -174,13 +179,22 @@ function embedderHeaders(isolation: Isolation, reportTo: string): HeaderList {
   }
 }
 
+/**
+ * Document-Isolation-Policy follows the isolation mode: it enforces only when COOP/COEP would,
+ * so `report-only` stays report-only and `off` stays unisolated.
+ */
 function documentIsolationHeaders(intent: PlanIntent): HeaderList {
   if (!intent.documentIsolationPolicy) return []
-  const value =
-    intent.isolation === 'credentialless'
-      ? 'isolate-and-credentialless'
-      : 'isolate-and-require-corp'
-  return [[DIP, value]]
+  switch (intent.isolation) {
+    case 'require-corp':
+      return [[DIP, 'isolate-and-require-corp']]
+    case 'credentialless':
+      return [[DIP, 'isolate-and-credentialless']]
+    case 'report-only':
+      return [[DIP_REPORT_ONLY, 'isolate-and-require-corp']]
+    case 'off':
+      return []
+  }
 }
 
 /**
@@ -215,19 +229,35 @@ export function headersFor(
 
 /** Every header name the plan may set, lower-cased: upstream copies of these are dropped. */
 export const PLANNED_HEADER_NAMES: ReadonlySet<string> = new Set(
-  [COOP, COEP, CORP, COOP_REPORT_ONLY, COEP_REPORT_ONLY, DIP, XFO, REPORTING_ENDPOINTS].map((n) =>
-    n.toLowerCase(),
-  ),
+  [
+    COOP,
+    COEP,
+    CORP,
+    COOP_REPORT_ONLY,
+    COEP_REPORT_ONLY,
+    DIP,
+    DIP_REPORT_ONLY,
+    XFO,
+    REPORTING_ENDPOINTS,
+  ].map((n) => n.toLowerCase()),
 )
 
 /** What isolation buys per OHIF version; shown at start-up and by the doctor. */
 export function isolationSummary(isolation: Isolation): string {
   switch (isolation) {
     case 'require-corp':
-    case 'credentialless':
       return (
-        `isolated (COOP same-origin + COEP ${isolation}): SharedArrayBuffer available — ` +
+        'isolated (COOP same-origin + COEP require-corp): SharedArrayBuffer available — ' +
         'OHIF ≤3.8 volumes/MPR and OHIF 3.9+ multi-threaded wasm (AI tools, codecs) work'
+      )
+    case 'credentialless':
+      // Safari has no COEP credentialless (R-COEP-4): it ignores the header, so the same
+      // page is isolated in Chromium and Firefox and not in Safari.
+      return (
+        'isolated in Chromium and Firefox (COOP same-origin + COEP credentialless): ' +
+        'SharedArrayBuffer available — OHIF ≤3.8 volumes/MPR and OHIF 3.9+ multi-threaded ' +
+        'wasm work; Safari ignores credentialless and runs the viewer unisolated ' +
+        '(use require-corp when Safari matters)'
       )
     case 'report-only':
       return (
