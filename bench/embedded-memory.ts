@@ -8,13 +8,13 @@
  *   node --import tsx bench/embedded-memory.ts [gigabytes]
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { getHeapSpaceStatistics } from 'node:v8'
 
 import { fastify } from 'fastify'
 
-import { writeCtVolume } from '../src/dicomweb/demo/generate.js'
 import { createEmbeddedSource } from '../src/dicomweb/embedded/index.js'
 import { headersFor, registerPlanHook } from '../src/gateway/headers.js'
 import { silentLogger } from '../src/log.js'
@@ -29,6 +29,8 @@ const child = (...args: string[]) =>
 type Json = Record<string, { Value?: string[] }>
 
 async function generate(dir: string, volumes: number): Promise<void> {
+  // Loaded here only: the measured process must not carry the generator (and dcmjs's writer).
+  const { writeCtVolume } = await import('../src/dicomweb/demo/generate.js')
   for (let v = 0; v < volumes; v++) {
     await writeCtVolume(join(dir, `volume-${v}`), {
       size: 512,
@@ -76,17 +78,47 @@ async function client(base: string): Promise<void> {
 
 async function measure(gigabytes: number): Promise<void> {
   const volumes = Math.ceil((gigabytes * 1e9) / (SLICE_BYTES * PER_VOLUME))
-  const dir = mkdtempSync(join(tmpdir(), 'isogate-bench-'))
+  // ISOGATE_BENCH_KEEP_DATA=1 keeps the generated folder for the next run (npm run bench sets
+  // it; delete $TMPDIR/isogate-bench-memory-* to get the space back).
+  const keep = process.env.ISOGATE_BENCH_KEEP_DATA === '1'
+  const dir = keep
+    ? join(tmpdir(), `isogate-bench-memory-${volumes}x${PER_VOLUME}`)
+    : mkdtempSync(join(tmpdir(), 'isogate-bench-'))
   const state = mkdtempSync(join(tmpdir(), 'isogate-bench-state-'))
   const mb = (n: number) => `${(n / 1e6).toFixed(0)} MB`
   let peak = 0
-  const sample = () => (peak = Math.max(peak, process.memoryUsage().rss))
+  // Where the memory is at the RSS peak: V8 heap, and Buffers outside it.
+  let atPeak = process.memoryUsage()
+  let spacesAtPeak: Record<string, string> = {}
+  let phase = 'baseline'
+  const peaks: Record<string, string> = {}
+  let phasePeak = 0
+  const sample = () => {
+    const now = process.memoryUsage()
+    if (now.rss > peak) {
+      ;[peak, atPeak] = [now.rss, now]
+      spacesAtPeak = Object.fromEntries(
+        getHeapSpaceStatistics().map((s) => [s.space_name, mb(s.space_used_size)]),
+      )
+    }
+    phasePeak = Math.max(phasePeak, now.rss)
+    peaks[phase] = mb(phasePeak)
+  }
+  const enter = (next: string) => {
+    sample()
+    ;[phase, phasePeak] = [next, 0]
+  }
   const sampler = setInterval(sample, 20)
   try {
     const started = Date.now()
-    child('generate', dir, String(volumes))
+    if (!existsSync(join(dir, '.complete'))) {
+      rmSync(dir, { recursive: true, force: true })
+      child('generate', dir, String(volumes))
+      writeFileSync(join(dir, '.complete'), 'ok\n')
+    }
     const generatedMs = Date.now() - started
     const baseline = process.memoryUsage().rss
+    const baselineDetail = process.memoryUsage()
     peak = baseline
 
     const plan = planHeaders(DEFAULT_INTENT)
@@ -98,41 +130,56 @@ async function measure(gigabytes: number): Promise<void> {
       plan,
       headersFor: (c: Parameters<typeof headersFor>[1], s: number) => headersFor(plan, c, s),
     })
-    const app = fastify()
-    registerPlanHook(app, plan)
     let origin = ''
-    const indexStart = Date.now()
     const config = { name: 'bench', mode: 'embedded' as const, folder: dir, watch: false }
-    const source = await createEmbeddedSource(
-      config,
-      options('/dicomweb/bench', () => origin),
-    )
-    const indexMs = Date.now() - indexStart
-    const peakIndexing = peak
-    await app.register(source.plugin, { prefix: '/dicomweb/bench' })
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    const address = app.server.address()
-    origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+    // Indexing and serving in their own scope: nothing of that source is still referenced when
+    // the restart is measured, as after a real restart.
+    const first = async () => {
+      const app = fastify()
+      registerPlanHook(app, plan)
+      enter('indexing')
+      const indexStart = Date.now()
+      const source = await createEmbeddedSource(
+        config,
+        options('/dicomweb/bench', () => origin),
+      )
+      const indexMs = Date.now() - indexStart
+      const peakIndexing = peak
+      await app.register(source.plugin, { prefix: '/dicomweb/bench' })
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      const address = app.server.address()
+      origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
 
-    // The client runs in its own process, so this one stays free to answer (no execFileSync).
-    const serveStart = Date.now()
-    const { spawn } = await import('node:child_process')
-    const output = await new Promise<string>((resolve, reject) => {
-      const c = spawn(process.execPath, [
-        '--import',
-        'tsx',
-        self,
-        'client',
-        `${origin}/dicomweb/bench`,
-      ])
-      let text = ''
-      c.stdout.on('data', (d: Buffer) => (text += d.toString()))
-      c.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`client ${code}`))))
-    })
-    const serveMs = Date.now() - serveStart
-    await source.close()
-    await app.close()
+      // The client runs in its own process, so this one stays free to answer (no execFileSync).
+      enter('serving')
+      const serveStart = Date.now()
+      const { spawn } = await import('node:child_process')
+      const output = await new Promise<string>((resolve, reject) => {
+        const c = spawn(process.execPath, [
+          '--import',
+          'tsx',
+          self,
+          'client',
+          `${origin}/dicomweb/bench`,
+        ])
+        let text = ''
+        c.stdout.on('data', (d: Buffer) => (text += d.toString()))
+        c.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`client ${code}`))))
+      })
+      const serveMs = Date.now() - serveStart
+      // With --expose-gc: the live heap after serving, to tell garbage from what is kept.
+      const gc = (globalThis as { gc?: () => void }).gc
+      if (gc) {
+        gc()
+        process.stderr.write(`live heap after serving: ${mb(process.memoryUsage().heapUsed)}\n`)
+      }
+      await source.close()
+      await app.close()
+      return { indexMs, peakIndexing, serveMs, output }
+    }
+    const { indexMs, peakIndexing, serveMs, output } = await first()
 
+    enter('restart')
     const restart = Date.now()
     const again = await createEmbeddedSource(
       config,
@@ -152,12 +199,25 @@ async function measure(gigabytes: number): Promise<void> {
         baselineRss: mb(baseline),
         peakRssIndexing: mb(peakIndexing),
         peakRss: mb(peak),
+        peakByPhase: peaks,
+        atPeak: {
+          heapUsed: mb(atPeak.heapUsed),
+          heapTotal: mb(atPeak.heapTotal),
+          external: mb(atPeak.external),
+          arrayBuffers: mb(atPeak.arrayBuffers),
+          spaces: spacesAtPeak,
+        },
+        atBaseline: {
+          heapUsed: mb(baselineDetail.heapUsed),
+          heapTotal: mb(baselineDetail.heapTotal),
+          external: mb(baselineDetail.external),
+        },
         targetRss: '150 MB',
       }),
     )
   } finally {
     clearInterval(sampler)
-    rmSync(dir, { recursive: true, force: true })
+    if (!keep) rmSync(dir, { recursive: true, force: true })
     rmSync(state, { recursive: true, force: true })
   }
 }

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(chromium orthanc orthanc-dicomweb orthanc-postgresql postgresql nginx apache2 caddy
-  python3-pydicom wrk fonts-dejavu-core ca-certificates)
+  python3-pydicom wrk fonts-dejavu-core ca-certificates iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

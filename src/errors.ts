@@ -95,6 +95,18 @@ export const ERRORS = {
   },
   ISOGATE_E_GATEWAY_METHOD: { status: 405, hint: 'Only GET and HEAD are served here.' },
   ISOGATE_E_GATEWAY_TOO_LARGE: { status: 413, hint: 'This endpoint takes no request body.' },
+  ISOGATE_E_GATEWAY_BAD_REQUEST: {
+    status: 400,
+    hint: 'The request was not valid HTTP/1.1; check the client or the proxy in front.',
+  },
+  ISOGATE_E_GATEWAY_REQUEST_TIMEOUT: {
+    status: 408,
+    hint: 'The request headers or body arrived too slowly; check the network or the client.',
+  },
+  ISOGATE_E_GATEWAY_HEADERS_TOO_LARGE: {
+    status: 431,
+    hint: 'Request line and headers are limited to 16 KiB; drop large cookies or headers.',
+  },
   ISOGATE_E_GATEWAY_RATE_LIMITED: {
     status: 429,
     hint: 'Too many violation reports from this client; the collector samples them, retry later.',

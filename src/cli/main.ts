@@ -9,8 +9,10 @@ import { Command, CommanderError } from 'commander'
 import { isIsogateError } from '../errors.js'
 import { registerDoctor } from './doctor.js'
 import { registerFront } from './front.js'
+import { registerInit } from './init.js'
 import { registerRecipe } from './recipe.js'
 import { registerServe } from './serve.js'
+import { registerStatus } from './status.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   registerFront(program)
   registerDoctor(program)
   registerRecipe(program)
+  registerInit(program)
+  registerStatus(program)
 
   program.addHelpText(
     'after',
@@ -38,7 +42,9 @@ Examples:
   isogate serve ./scans                          your DICOM folder, browsed in OHIF
   isogate serve --source pacs=http://127.0.0.1:8042/dicom-web
   isogate doctor https://viewer.example.org/
-  isogate recipe nginx --upstream http://127.0.0.1:8042/dicom-web`,
+  isogate recipe nginx --upstream http://127.0.0.1:8042/dicom-web
+  isogate init                                   write isogate.config.json (asks on a terminal)
+  isogate status                                 what a running gateway isolates, serves, reports`,
   )
   return program
 }

@@ -28,6 +28,7 @@ export interface RecipeFlags {
   cert?: string
   key?: string
   includeDir?: string
+  gateway?: string[]
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -69,6 +70,7 @@ export function runRecipe(target: string | undefined, flags: RecipeFlags): strin
     cert: flags.cert,
     key: flags.key,
     includeDir: flags.includeDir,
+    gateways: flags.gateway,
   })
   if (!flags.output) return formatOutput(output)
   if (output.files.length === 1) {
@@ -110,6 +112,11 @@ export function registerRecipe(program: Command): void {
     .option('--cert <file>', 'TLS certificate path on the target machine')
     .option('--key <file>', 'TLS key path on the target machine')
     .option('--include-dir <dir>', 'nginx: where the header include files go')
+    .option(
+      '--gateway <host:port>',
+      'nginx-balance: a gateway to balance over (repeatable)',
+      collect,
+    )
     .addHelpText(
       'after',
       `
@@ -117,7 +124,8 @@ Examples:
   isogate recipe --list
   isogate recipe nginx --root /srv/ohif --upstream http://127.0.0.1:8042/dicom-web
   isogate recipe caddy --server-name viewer.example.org --port 443 --cert c.pem --key k.pem
-  isogate recipe orthanc-nginx-cors --allow-origin https://viewer.example.org -o site/`,
+  isogate recipe orthanc-nginx-cors --allow-origin https://viewer.example.org -o site/
+  isogate recipe nginx-balance --gateway 10.0.0.11:8080 --gateway 10.0.0.12:8080`,
     )
     .action((target: string | undefined, flags: RecipeFlags) => {
       try {

@@ -14,6 +14,7 @@ import { IsogateError } from '../errors.js'
 import { createLogger } from '../log.js'
 import { isolationSummary, type Isolation } from '../policy/plan.js'
 import { startGateway, type RunningGateway } from '../gateway/start.js'
+import { paintFor, type Paint } from './colour.js'
 
 /** The flags as commander hands them over. */
 export interface ServeFlags {
@@ -88,7 +89,8 @@ Examples:
 
 /** Turns the command line into a validated config (throws ISOGATE_E_CONFIG_INVALID). */
 export function serveConfig(folder: string | undefined, flags: ServeFlags): IsogateConfig {
-  const file = flags.config ? readConfigFile(flags.config) : {}
+  // `$schema` (written by `isogate init`) is for editors, not a setting.
+  const { $schema: _schema, ...file } = flags.config ? readConfigFile(flags.config) : {}
   return validateConfig(mergeConfig(file, flagsToInput(folder, flags)))
 }
 
@@ -171,9 +173,12 @@ function splitPair(pair: string, flag: string): [string, string] {
 async function runServe(config: IsogateConfig, flags: ServeFlags): Promise<void> {
   const logger = createLogger({ verbose: flags.verbose === true })
   const gateway = await startGateway(config, { logger })
-  process.stdout.write(startupText(gateway, config))
+  // Listening for signals before saying so: a supervisor that stops us as soon as it reads the
+  // start-up text (stdout to a pipe is written synchronously) must get a graceful stop.
+  const signalled = waitForSignal()
+  process.stdout.write(startupText(gateway, config, paintFor(process.stdout)))
   if (flags.open) openBrowser(gateway.url)
-  await waitForSignal()
+  await signalled
   process.stdout.write('isogate: stopping (finishing requests in flight)…\n')
   const timer = setTimeout(() => {
     process.stderr.write(`isogate: requests still open after ${GRACE_MS / 1000} s; exiting\n`)
@@ -184,19 +189,35 @@ async function runServe(config: IsogateConfig, flags: ServeFlags): Promise<void>
   clearTimeout(timer)
 }
 
-/** What `serve` prints on stdout once it listens: URL, isolation, sources. */
-export function startupText(gateway: RunningGateway, config: IsogateConfig): string {
+/**
+ * What `serve` prints on stdout once it listens: where the viewer is, what is isolated, which
+ * sources are up, where the status page and reports are. Coloured only on a terminal.
+ */
+export function startupText(
+  gateway: RunningGateway,
+  config: IsogateConfig,
+  paint: Paint = paintFor({}),
+): string {
   const lines: string[] = []
   const viewer = gateway.viewer
   const what = viewer
     ? `OHIF ${viewer.version ?? '(version unknown)'}${viewer.bundled ? '' : ` from ${viewer.root}`}`
     : 'sources'
-  lines.push(`isogate: serving ${what} at ${gateway.url}`)
-  lines.push(`  isolation: ${isolationSummary(config.isolation as Isolation)}`)
+  lines.push(`isogate: serving ${what} at ${paint.bold(gateway.url)}`)
+  const isolation = config.isolation as Isolation
+  const isolated = isolation === 'require-corp' || isolation === 'credentialless'
+  const summary = isolationSummary(isolation)
+  lines.push(`  isolation: ${isolated ? paint.ok(summary) : paint.warn(summary)}`)
   for (const source of gateway.sources) {
     const status = source.status()
     const error = status.lastError ? ` (${status.lastError})` : ''
-    lines.push(`  source ${status.name}: ${status.mode}, ${status.health}${error}`)
+    const health =
+      status.health === 'up'
+        ? paint.ok('up')
+        : status.health === 'down'
+          ? paint.bad('down')
+          : status.health
+    lines.push(`  source ${status.name}: ${status.mode}, ${health}${error}`)
   }
   for (const source of config.sources) {
     if (source.mode === 'direct') lines.push(`  source ${source.name}: direct, ${source.url}`)
@@ -204,11 +225,26 @@ export function startupText(gateway: RunningGateway, config: IsogateConfig): str
   if (gateway.tls?.generated) {
     lines.push(
       `  tls: generated certificate ${gateway.tls.certPath}` +
-        ' (import it into the browser to trust it)',
+        ' (the status page says how to trust it)',
     )
   }
   if (gateway.origin !== new URL(gateway.url).origin) lines.push(`  listening on ${gateway.origin}`)
-  lines.push('  press Ctrl+C to stop')
+  const local = config.status.allowRemote ? '' : ' (from this machine only)'
+  lines.push(`  status: ${gateway.statusUrl}${local}`)
+  if (!gateway.tls && !config.publicUrl?.startsWith('https:')) {
+    // Verified in Chromium 156 (test/e2e/status-reports.test.ts): http pages, loopback
+    // included, never upload Reporting API reports.
+    const note =
+      isolation === 'report-only'
+        ? 'report-only over plain http: browsers see violations but do not send them; ' +
+          'add --tls auto to collect them on the status page'
+        : 'violation reports are collected over https only (--tls auto)'
+    lines.push(`  reports: ${isolation === 'report-only' ? paint.warn(note) : paint.dim(note)}`)
+  } else {
+    const endpoint = gateway.plan.intent.reportingEndpoint ?? ''
+    lines.push(`  reports: browsers send violations to ${endpoint}, shown on the status page`)
+  }
+  lines.push(paint.dim('  press Ctrl+C to stop'))
   return `${lines.join('\n')}\n`
 }
 

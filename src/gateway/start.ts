@@ -9,7 +9,15 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 
 import { intentOf, sourceMountPath, stateDirOf } from '../config/load.js'
-import type { IsogateConfig, SourceConfig } from '../config/schema.js'
+import type {
+  EmbeddedSourceConfig,
+  FrontSourceConfig,
+  IsogateConfig,
+  ProxySourceConfig,
+  SourceConfig,
+} from '../config/schema.js'
+import { createEmbeddedSource } from '../dicomweb/embedded/index.js'
+import { createProxySource } from '../dicomweb/proxy/index.js'
 import type { DataSource, SourceContext } from '../dicomweb/source.js'
 import { IsogateError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js'
@@ -21,7 +29,8 @@ import { viewerPlugin } from '../viewer/plugin.js'
 import { RewrittenCopies } from '../viewer/rewritten-copies.js'
 import { headersFor } from './headers.js'
 import { assertSecureListen } from './secure-listen.js'
-import { createGateway, type Mount } from './server.js'
+import { createGateway, type GatewayTimeouts, type Mount } from './server.js'
+import { createStatusPart, reportingEndpoint, statusBase, type StatusPart } from './status/index.js'
 import { resolveTls, type TlsSetup } from './tls.js'
 
 /** Builds a data source of one mode; the embedded and proxy modules each export one. */
@@ -37,6 +46,8 @@ export interface StartOptions {
   readonly sourceFactories?: Partial<Record<'embedded' | 'proxy' | 'front', SourceFactory>>
   /** Extra parts of the site (a status page), mounted before the viewer. */
   readonly mounts?: readonly Mount[]
+  /** Connection timeouts, for tests that must see a slow client cut off in seconds. */
+  readonly timeouts?: Partial<GatewayTimeouts>
 }
 
 export interface RunningGateway {
@@ -50,6 +61,10 @@ export interface RunningGateway {
   readonly sources: readonly DataSource[]
   readonly viewer: ViewerBuild | undefined
   readonly tls: TlsSetup | undefined
+  /** The status page, its JSON and the violation-report ring. */
+  readonly status: StatusPart
+  /** URL of the status page (`/__isogate/` under the base path, on the listening origin). */
+  readonly statusUrl: string
   /** Stops accepting, lets in-flight requests finish, closes the sources. */
   close(): Promise<void>
 }
@@ -58,11 +73,14 @@ export interface RunningGateway {
 export const DEMO_SOURCE: SourceConfig = { name: 'demo', mode: 'embedded', watch: true }
 
 /** Modules that provide each mode's factory; loaded only when a source of that mode is used. */
-const FACTORY_MODULES = {
-  embedded: ['../dicomweb/embedded/index.js', 'createEmbeddedSource'],
-  proxy: ['../dicomweb/proxy/index.js', 'createProxySource'],
-  front: ['../dicomweb/proxy/index.js', 'createProxySource'],
-} as const
+/** The source factory for each mode that Isogate serves itself. */
+const FACTORIES: Record<'embedded' | 'proxy' | 'front', SourceFactory> = {
+  embedded: (config, context) => createEmbeddedSource(config as EmbeddedSourceConfig, context),
+  proxy: (config, context) =>
+    createProxySource(config as ProxySourceConfig | FrontSourceConfig, context),
+  front: (config, context) =>
+    createProxySource(config as ProxySourceConfig | FrontSourceConfig, context),
+}
 
 /** Starts the gateway and resolves once it listens. */
 export async function startGateway(
@@ -81,7 +99,9 @@ export async function startGateway(
   })
   const viewer = withViewer ? locateViewer(config.viewer.root) : undefined
   const tls = await resolveTls(config, stateDir)
-  const plan = planHeaders(intentOf(config))
+  // Every document names the collector, so browsers report what COEP/COOP block (or would
+  // block, with --isolation report-only) to the status page.
+  const plan = planHeaders(intentOf(config, reportingEndpoint(basePath)))
 
   const sourceConfigs =
     withViewer && config.sources.length === 0 ? [DEMO_SOURCE] : [...config.sources]
@@ -93,9 +113,19 @@ export async function startGateway(
   }
 
   let origin = config.publicUrl ? new URL(config.publicUrl).origin : ''
+  let listenOrigin = ''
   const sources: DataSource[] = []
   const viewerSources: ViewerDataSource[] = []
   const mounts: Mount[] = []
+  // Reads `sources` when asked, so it sees the sources created below.
+  const status = createStatusPart({
+    config,
+    plan,
+    sources,
+    viewer,
+    tls,
+    where: () => ({ url: `${origin}${withViewer ? basePath : '/'}`, origin: listenOrigin }),
+  })
   try {
     for (const source of sourceConfigs) {
       if (source.mode === 'direct') {
@@ -109,7 +139,7 @@ export async function startGateway(
       }
       const mountPath =
         source.name === options.rootSource ? '' : sourceMountPath(basePath, source.name)
-      const factory = options.sourceFactories?.[source.mode] ?? (await loadFactory(source.mode))
+      const factory = options.sourceFactories?.[source.mode] ?? FACTORIES[source.mode]
       const created = await factory(source, {
         mountPath,
         publicOrigin: () => origin,
@@ -128,6 +158,7 @@ export async function startGateway(
       })
     }
     mounts.push(...(options.mounts ?? []))
+    mounts.push(status.mount)
 
     if (viewer) {
       const original = await readFile(`${viewer.root}/app-config.js`, 'utf8').catch(() => '')
@@ -154,7 +185,7 @@ export async function startGateway(
     throw error
   }
 
-  const app = await createGateway({ plan, logger, tls, mounts })
+  const app = await createGateway({ plan, logger, tls, mounts, timeouts: options.timeouts })
   let port: number
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port })
@@ -171,7 +202,7 @@ export async function startGateway(
     )
   }
 
-  const listenOrigin = `${tls ? 'https' : 'http'}://${urlHost(config.listen.host)}:${port}`
+  listenOrigin = `${tls ? 'https' : 'http'}://${urlHost(config.listen.host)}:${port}`
   if (origin === '') origin = listenOrigin
   return {
     url: `${origin}${withViewer ? basePath : '/'}`,
@@ -182,6 +213,8 @@ export async function startGateway(
     sources,
     viewer,
     tls,
+    status,
+    statusUrl: `${listenOrigin}${statusBase(basePath)}`,
     async close() {
       await app.close()
       await Promise.allSettled(sources.map((s) => s.close()))
@@ -193,26 +226,4 @@ export async function startGateway(
 export function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '') return 'localhost'
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
-}
-
-async function loadFactory(mode: keyof typeof FACTORY_MODULES): Promise<SourceFactory> {
-  const [specifier, name] = FACTORY_MODULES[mode]
-  let loaded: Record<string, unknown>
-  try {
-    loaded = (await import(specifier)) as Record<string, unknown>
-  } catch (cause) {
-    throw new IsogateError(
-      'ISOGATE_E_CONFIG_INVALID',
-      `sources: the ${mode} source is not available in this build`,
-      { cause },
-    )
-  }
-  const factory = loaded[name]
-  if (typeof factory !== 'function') {
-    throw new IsogateError(
-      'ISOGATE_E_CONFIG_INVALID',
-      `sources: the ${mode} module does not export ${name}`,
-    )
-  }
-  return factory as SourceFactory
 }

@@ -54,9 +54,13 @@ export async function resolveTls(
     ;[cert, key] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')])
     createPublicKey(key)
   } catch (cause) {
-    throw new IsogateError('ISOGATE_E_TLS_CERTIFICATE', `cannot read --cert ${certPath} / --key ${keyPath}`, {
-      cause,
-    })
+    throw new IsogateError(
+      'ISOGATE_E_TLS_CERTIFICATE',
+      `cannot read --cert ${certPath} / --key ${keyPath}`,
+      {
+        cause,
+      },
+    )
   }
   return { cert, key, certPath, generated: false, spkiSha256: spkiHash(cert) }
 }
@@ -101,7 +105,9 @@ async function autoCertificate(dir: string, names: readonly string[]): Promise<T
     await chmod(keyPath, 0o600)
     await writeFile(certPath, pems.cert)
   } catch (cause) {
-    throw new IsogateError('ISOGATE_E_TLS_CERTIFICATE', `cannot create a certificate in ${dir}`, { cause })
+    throw new IsogateError('ISOGATE_E_TLS_CERTIFICATE', `cannot create a certificate in ${dir}`, {
+      cause,
+    })
   }
   return {
     cert: pems.cert,

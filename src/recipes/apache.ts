@@ -14,7 +14,7 @@ import {
   type RecipeContext,
   type RecipeOutput,
 } from './model.js'
-import { escapeRegex, viewerRoutes, type ViewerRoute } from './paths.js'
+import { escapeRegex, RENDERED_SUFFIX, viewerRoutes, type ViewerRoute } from './paths.js'
 
 function quote(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
@@ -79,6 +79,11 @@ export function renderApache(ctx: RecipeContext): RecipeOutput {
         cond: `%{REQUEST_METHOD} == 'OPTIONS' && %{REQUEST_URI} =~ m#^${escapeRegex(mount)}/#`,
         cls: 'preflight',
         label: 'preflights, answered here without the upstream',
+      },
+      {
+        cond: `%{REQUEST_URI} =~ m#^${escapeRegex(mount)}/.*${RENDERED_SUFFIX}#`,
+        cls: 'rendered',
+        label: 'rendered PDFs/images (an <object> under COEP): a bare COEP of their own',
       },
       {
         cond: `%{REQUEST_URI} =~ m#^${escapeRegex(mount)}/#`,

@@ -17,7 +17,7 @@ import {
   type RecipeContext,
   type RecipeOutput,
 } from './model.js'
-import { escapeRegex, viewerRoutes } from './paths.js'
+import { escapeRegex, RENDERED_SUFFIX, viewerRoutes } from './paths.js'
 
 /** Caddyfile quoting: only `"` is escaped; backslashes reach the regex engine unchanged. */
 function quote(value: string): string {
@@ -91,7 +91,7 @@ export function renderCaddy(ctx: RecipeContext): RecipeOutput {
     body: string[],
   ) => {
     matchers.push(`\t# ${label}`, `\t@${name} {`, ...criteria.map((c) => `\t\t${c}`), '\t}')
-    const cors = cls === 'dicomweb' || cls === 'preflight' ? corsLine : []
+    const cors = cls === 'dicomweb' || cls === 'rendered' || cls === 'preflight' ? corsLine : []
     handles.push(
       `\t\thandle @${name} {`,
       ...indentBy([...headerBlocks(ctx, cls), ...cors, ...body], 3),
@@ -115,9 +115,9 @@ export function renderCaddy(ctx: RecipeContext): RecipeOutput {
       'preflights: answered here, the upstream never sees them',
       ['respond 204'],
     )
-    addClass('dicomweb', 'dicomweb', [`path ${mount}/*`], `DICOMweb from ${ctx.upstreamRoot}`, [
+    const proxy = (cls: ResponseClass) => [
       ...(upstreamPath !== mount ? [`uri replace ${mount}/ ${upstreamPath}/ 1`] : []),
-      `reverse_proxy ${ctx.upstream.origin} {`,
+      `reverse_proxy ${ctx.upstream!.origin} {`,
       '\t# The upstream builds its absolute URLs from the public host it is given (B15).',
       '\theader_up Host {hostport}',
       '\theader_up X-Forwarded-Host {hostport}',
@@ -127,7 +127,7 @@ export function renderCaddy(ctx: RecipeContext): RecipeOutput {
       '\t# An upstream 4xx/5xx gets the error set (B22); the body and status pass through.',
       '\t@upstream_error status 4xx 5xx',
       '\thandle_response @upstream_error {',
-      ...indentBy(errorBlock(ctx, 'dicomweb'), 2),
+      ...indentBy(errorBlock(ctx, cls), 2),
       '\t\t# handle_response copies no upstream header unless asked: all but planned ones,',
       '\t\t# and Content-Length, which copy_response writes itself (a copy would make two).',
       '\t\tcopy_response_headers {',
@@ -137,6 +137,16 @@ export function renderCaddy(ctx: RecipeContext): RecipeOutput {
       '\t\tcopy_response',
       '\t}',
       '}',
+    ]
+    addClass(
+      'rendered',
+      'rendered',
+      [`path_regexp ${quote(`^${escapeRegex(mount)}/.*${RENDERED_SUFFIX}`)}`],
+      'rendered PDFs/images (an <object> under COEP): a bare COEP of their own',
+      proxy('rendered'),
+    )
+    addClass('dicomweb', 'dicomweb', [`path ${mount}/*`], `DICOMweb from ${ctx.upstreamRoot}`, [
+      ...proxy('dicomweb'),
     ])
   }
   viewerRoutes(base).forEach((route, i) => {

@@ -9,6 +9,14 @@ import { renderApache } from './apache.js'
 import { renderNginxBalance, type BalanceOptions } from './balance/nginx.js'
 import { renderCaddy } from './caddy.js'
 import { renderExpress, renderVite, renderWebpackDevServer } from './devservers.js'
+import {
+  renderCloudflarePages,
+  renderFirebase,
+  renderNetlify,
+  renderNetlifyToml,
+  renderVercel,
+} from './hosts.js'
+import { renderIis } from './iis.js'
 import { renderK8sIngressNginx } from './k8s.js'
 import { contextOf, type RecipeContext, type RecipeOptions, type RecipeOutput } from './model.js'
 import { renderNginx } from './nginx.js'
@@ -88,6 +96,43 @@ const TARGETS: readonly Target[] = [
     render: renderK8sIngressNginx,
   },
   {
+    name: 'netlify',
+    description: 'Netlify _headers + _redirects (path rules, added up)',
+    verifiedBy: 'format',
+    render: renderNetlify,
+  },
+  {
+    name: 'netlify-toml',
+    description: 'Netlify netlify.toml [[headers]] + [[redirects]]',
+    verifiedBy: 'format',
+    render: renderNetlifyToml,
+  },
+  {
+    name: 'cloudflare-pages',
+    description: 'Cloudflare Pages _headers (path rules, added up, `! Name` detach)',
+    verifiedBy: 'format',
+    render: renderCloudflarePages,
+  },
+  {
+    name: 'vercel',
+    description: 'Vercel vercel.json headers (path-to-regexp 6 sources) + client-route rewrite',
+    verifiedBy: 'format',
+    render: renderVercel,
+  },
+  {
+    name: 'firebase',
+    description: 'Firebase Hosting firebase.json headers (RE2 regex) + client-route rewrite',
+    verifiedBy: 'format',
+    render: renderFirebase,
+    options: (options) => ({ root: 'dist', ...options }),
+  },
+  {
+    name: 'iis',
+    description: 'IIS web.config: customHeaders, <location>, URL Rewrite for client routes',
+    verifiedBy: 'format',
+    render: renderIis,
+  },
+  {
     name: 'ohif-docker-tls',
     description: 'nginx TLS reverse proxy in front of the OHIF Docker image',
     verifiedBy: 'format',
@@ -97,14 +142,14 @@ const TARGETS: readonly Target[] = [
   {
     name: 'orthanc-nginx-cors',
     description: 'Orthanc behind nginx with CORS for a viewer elsewhere',
-    verifiedBy: 'format',
+    verifiedBy: 'server',
     render: renderOrthancNginxCors,
     options: orthancOptions,
   },
   {
     name: 'dcm4chee-rendered-corp',
-    description: 'nginx: CORP on a dcm4chee /rendered PDF',
-    verifiedBy: 'format',
+    description: 'nginx: CORP and a bare COEP on a dcm4chee /rendered PDF',
+    verifiedBy: 'server',
     render: renderDcm4cheeRenderedCorp,
     options: dcm4cheeOptions,
   },

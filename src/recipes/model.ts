@@ -45,6 +45,8 @@ export interface RecipeOptions {
   readonly host?: string | undefined
   /** nginx/Apache: the folder holding the include files on the target machine. */
   readonly includeDir?: string | undefined
+  /** nginx-balance: the Isogate gateways to spread requests over, as `host:port`. */
+  readonly gateways?: readonly string[] | undefined
 }
 
 export interface RecipeFile {

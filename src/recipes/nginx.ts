@@ -15,7 +15,7 @@ import {
   type RecipeOutput,
   upstreamCopies,
 } from './model.js'
-import { viewerRoutes, type ViewerRoute } from './paths.js'
+import { escapeRegex, RENDERED_SUFFIX, viewerRoutes, type ViewerRoute } from './paths.js'
 
 export interface NginxShape {
   /** Serve the viewer build from `root` (false: a data-source-only server). */
@@ -150,9 +150,32 @@ function dicomwebLocation(ctx: RecipeContext): string {
     `  proxy_redirect ${ctx.upstreamRoot}/ ${mount}/;`,
     '  # Frames stream through; buffering whole studies helps nobody.',
     '  proxy_buffering off;',
+    '',
+    ...renderedLocation(ctx, upstreamPath),
     '}',
   )
   return lines.join('\n')
+}
+
+/**
+ * `…/rendered` and `…/thumbnail` inside the DICOMweb location: their own class (a PDF in an
+ * `<object>` needs a COEP of its own), so their own add_header set. A regex location cannot
+ * `proxy_pass` with a URI part, so the mount is mapped onto the upstream path by a rewrite and
+ * the URI passed as it is; every proxy_set_header/proxy_hide_header is inherited from above.
+ */
+function renderedLocation(ctx: RecipeContext, upstreamPath: string): string[] {
+  return [
+    '  # Rendered PDFs/images (an <object> under COEP): CORP and a bare COEP of their own.',
+    `  location ~ ${quote(RENDERED_SUFFIX)} {`,
+    `    include ${ctx.includeDir}/rendered.conf;`,
+    '    if ($request_method = OPTIONS) {',
+    `      include ${ctx.includeDir}/preflight.conf;`,
+    '      return 204;',
+    '    }',
+    `    rewrite ${quote(`^${escapeRegex(ctx.mountPath)}/(.*)$`)} ${upstreamPath}/$1 break;`,
+    `    proxy_pass ${ctx.upstream!.origin};`,
+    '  }',
+  ]
 }
 
 function indent(text: string): string {
@@ -169,8 +192,7 @@ export function renderNginxShape(ctx: RecipeContext, shape: NginxShape): RecipeO
   const classes: ResponseClass[] = serveViewer
     ? ['document', 'script', 'worker', 'wasm', 'static', 'app-config', 'error']
     : ['error']
-  if (ctx.upstream) classes.push('dicomweb', 'preflight')
-  if (shape.extraLocations?.length) classes.push('rendered')
+  if (ctx.upstream) classes.push('dicomweb', 'rendered', 'preflight')
   const includes: RecipeFile[] = classes.map((cls) => ({
     path: `isogate/${cls}.conf`,
     content: headerLines(ctx, cls, maps),

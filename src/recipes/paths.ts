@@ -90,16 +90,35 @@ export function viewerRoutes(basePath: string): ViewerRoute[] {
   ]
 }
 
-/** Whether a route matches a path (for the format targets' tests and the doctor). */
-export function routeMatches(route: ViewerRoute, path: string): boolean {
+/** A route as one anchored regex (exact and prefix routes escaped). */
+export function routeRegex(route: ViewerRoute): string {
   switch (route.match.kind) {
     case 'exact':
-      return path === route.match.path
+      return `^${escapeRegex(route.match.path)}$`
     case 'prefix':
-      return path.startsWith(route.match.path)
+      return `^${escapeRegex(route.match.path)}`
     case 'regex':
-      return new RegExp(route.match.pattern).test(path)
+      return route.match.pattern
   }
+}
+
+/** Whether a route matches a path (for the format targets' tests and the doctor). */
+export function routeMatches(route: ViewerRoute, path: string): boolean {
+  return new RegExp(routeRegex(route)).test(path)
+}
+
+/**
+ * DICOMweb replies rendered for display, below the mount: `…/rendered` at study, series,
+ * instance or frame level (a PDF or image shown in an `<object>`) and `…/thumbnail`. The same
+ * rule as the gateway's (dicomweb/proxy/target.ts `resourceKind`), so both give them the
+ * `rendered` class.
+ */
+export const RENDERED_SUFFIX = '/(?:rendered|thumbnail)/?$'
+
+/** The class of a path below a DICOMweb mount: `preflight`, `rendered` or `dicomweb`. */
+export function dicomwebClassOf(path: string, method = 'GET'): ResponseClass {
+  if (method === 'OPTIONS') return 'preflight'
+  return new RegExp(RENDERED_SUFFIX).test(path) ? 'rendered' : 'dicomweb'
 }
 
 /** The class of a path under the base path: what the routes give it, document for fallbacks. */

@@ -7,8 +7,8 @@
  * folder, and a miss must become either index.html or a JSON error, never a plain 404.
  */
 import { createReadStream, type Stats } from 'node:fs'
-import { stat } from 'node:fs/promises'
-import { join, sep } from 'node:path'
+import { realpath, stat } from 'node:fs/promises'
+import { dirname, join, sep } from 'node:path'
 
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 
@@ -16,6 +16,7 @@ import { IsogateError } from '../errors.js'
 import { setResponseClass } from '../http/response-class.js'
 import type { HeaderPlan } from '../policy/plan.js'
 import { classOfViewerFile, contentTypeOf, isHashedName, isNavigation } from './classify.js'
+import { CODINGS, CompressedCopies, isCompressible, type Coding } from './compressed-copies.js'
 import type { RewrittenCopies } from './rewritten-copies.js'
 import { viewerPathOf } from './safe-path.js'
 
@@ -33,7 +34,16 @@ export interface ViewerPluginOptions {
    * there is a 404, never the SPA fallback. Each ends with `/`.
    */
   readonly reserved: readonly string[]
+  /**
+   * Where compressed copies of text assets are made (compressed-copies.ts). When absent, they go
+   * in the state folder that holds the base-path copies.
+   */
+  readonly compressed?: CompressedCopies
 }
+
+/** Large files are read in big pieces: fewer thread-pool round trips and socket writes. */
+const LARGE_FILE = 1024 * 1024
+const LARGE_READ = 512 * 1024
 
 const ENCODINGS: ReadonlyArray<readonly [token: string, suffix: string]> = [
   ['br', '.br'],
@@ -44,10 +54,19 @@ const ENCODINGS: ReadonlyArray<readonly [token: string, suffix: string]> = [
 export function viewerPlugin(options: ViewerPluginOptions): FastifyPluginAsync {
   const { basePath } = options
   return async (app) => {
+    const compressed =
+      options.compressed ??
+      // The copies' folder is <stateDir>/viewer-base-path/<key>: the only way the state folder
+      // reaches this plugin from startGateway.
+      new CompressedCopies(dirname(dirname(options.copies.dir)), (error, file) =>
+        app.log.warn({ err: error, file }, 'compressed copy not made; the file is sent as is'),
+      )
+    if (!options.compressed) app.addHook('onClose', async () => await compressed.close())
+    const serving = { ...options, compressed }
     app.route({
       method: ['GET', 'HEAD'],
       url: `${basePath}*`,
-      handler: async (request, reply) => await serveViewerPath(options, request, reply),
+      handler: async (request, reply) => await serveViewerPath(serving, request, reply),
     })
     if (basePath !== '/') {
       // `/viewer` → `/viewer/`: relative URLs in the app only resolve below the slash.
@@ -64,8 +83,10 @@ export function viewerPlugin(options: ViewerPluginOptions): FastifyPluginAsync {
   }
 }
 
+type Serving = ViewerPluginOptions & { readonly compressed: CompressedCopies }
+
 async function serveViewerPath(
-  options: ViewerPluginOptions,
+  options: Serving,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -111,14 +132,30 @@ async function regularFile(root: string, relPath: string): Promise<FoundFile | u
   if (!path.startsWith(root + sep)) return undefined
   try {
     const stats = await stat(path)
-    return stats.isFile() ? { path, stats } : undefined
+    if (!stats.isFile()) return undefined
+    // A symlink in the build (or a folder on the way) must not lead out of it: a link to
+    // /etc/passwd or to a sibling folder is not part of the viewer.
+    const [real, realRoot] = await Promise.all([realpath(path), realRootOf(root)])
+    return real.startsWith(realRoot + sep) ? { path, stats } : undefined
   } catch {
     return undefined
   }
 }
 
+const realRoots = new Map<string, Promise<string>>()
+
+/** The root's real path, resolved once per root. */
+function realRootOf(root: string): Promise<string> {
+  let real = realRoots.get(root)
+  if (real === undefined) {
+    real = realpath(root)
+    realRoots.set(root, real)
+  }
+  return real
+}
+
 async function sendFile(
-  options: ViewerPluginOptions,
+  options: Serving,
   request: FastifyRequest,
   reply: FastifyReply,
   relPath: string,
@@ -129,21 +166,41 @@ async function sendFile(
 
   let bodyPath = file.path
   let size = file.stats.size
+  let mtimeMs = file.stats.mtimeMs
   let tag = `${file.stats.size.toString(36)}-${Math.trunc(file.stats.mtimeMs).toString(36)}`
+  const accepted = acceptedEncodings(request.headers['accept-encoding'])
 
   const copy = options.copies.idle ? undefined : await options.copies.copyFor(relPath, file.stats)
+  let encoded: Precompressed = { any: false, chosen: null }
   if (copy) {
     bodyPath = copy.path
     size = copy.size
+    // A fresh rewrite has a new mtime; its compressed copies are keyed by it.
+    mtimeMs = (await stat(copy.path)).mtimeMs
     tag += `-${options.basePath.length.toString(36)}${size.toString(36)}`
   } else {
-    const encoded = await precompressed(file.path, request.headers['accept-encoding'])
-    if (encoded.any) reply.header('Vary', 'Accept-Encoding')
+    encoded = await precompressed(file.path, accepted)
+  }
+  if (encoded.any) {
+    reply.header('Vary', 'Accept-Encoding')
     if (encoded.chosen) {
       bodyPath = encoded.chosen.path
       size = encoded.chosen.size
       tag += `-${encoded.chosen.token}`
       reply.header('Content-Encoding', encoded.chosen.token)
+    }
+  } else if (isCompressible(relPath, size)) {
+    // The build ships no siblings: our own copy, once made (the raw file until then).
+    reply.header('Vary', 'Accept-Encoding')
+    const coding = preferredCoding(accepted)
+    const made = coding
+      ? await options.compressed.copyFor({ path: bodyPath, size, mtimeMs }, coding)
+      : undefined
+    if (made) {
+      bodyPath = made.path
+      size = made.size
+      tag += `-${made.coding}`
+      reply.header('Content-Encoding', made.coding)
     }
   }
 
@@ -160,7 +217,14 @@ async function sendFile(
   if (request.headers['if-none-match'] === etag) return reply.code(304).send()
   reply.header('Content-Length', String(size))
   if (request.method === 'HEAD') return reply.send()
-  return reply.send(createReadStream(bodyPath))
+  return reply.send(
+    createReadStream(bodyPath, size >= LARGE_FILE ? { highWaterMark: LARGE_READ } : {}),
+  )
+}
+
+/** The first of our codings the client takes (brotli before gzip), if any. */
+function preferredCoding(accepted: ReadonlySet<string>): Coding | undefined {
+  return CODINGS.find((coding) => accepted.has(coding))
 }
 
 interface Precompressed {
@@ -169,11 +233,7 @@ interface Precompressed {
   readonly chosen: { readonly token: string; readonly path: string; readonly size: number } | null
 }
 
-async function precompressed(
-  path: string,
-  acceptEncoding: string | string[] | undefined,
-): Promise<Precompressed> {
-  const accepted = acceptedEncodings(acceptEncoding)
+async function precompressed(path: string, accepted: ReadonlySet<string>): Promise<Precompressed> {
   let any = false
   let chosen: Precompressed['chosen'] = null
   for (const [token, suffix] of ENCODINGS) {

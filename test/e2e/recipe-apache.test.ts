@@ -17,9 +17,11 @@ import {
   checkProbes,
   countingProxy,
   dicomwebProbes,
+  firstInstance,
   headerValues,
   planMismatches,
   rawRequest,
+  renderedProbes,
   viewerFolder,
   viewerProbes,
   type CountingProxy,
@@ -106,6 +108,12 @@ describe('recipe apache on a real httpd, OHIF and Orthanc', () => {
     })
     assert.deepEqual(headerValues(other, 'access-control-allow-origin'), [])
     assert.deepEqual(headerValues(other, 'vary'), ['Origin'])
+  })
+
+  it('rendered: bare COEP, CORP and CORS on /rendered, error set on a missing one', async () => {
+    const sop = await firstInstance(orthanc.dicomWebRoot, study, series)
+    const probes = renderedProbes('/dicom-web', study, series, sop, VIEWER_ORIGIN)
+    assert.deepEqual(await checkProbes(ctx, server.base, probes), [])
   })
 
   it('upstream absolute URLs do not leak into metadata', async () => {

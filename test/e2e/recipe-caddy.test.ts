@@ -17,8 +17,10 @@ import {
   checkProbes,
   countingProxy,
   dicomwebProbes,
+  firstInstance,
   planMismatches,
   rawRequest,
+  renderedProbes,
   viewerFolder,
   viewerProbes,
   type CountingProxy,
@@ -93,6 +95,12 @@ describe('recipe caddy on a real Caddy, OHIF and Orthanc', () => {
     })
     assert.equal(res.status, 204)
     assert.equal(upstream.seen.length, seen)
+  })
+
+  it('rendered: bare COEP, CORP and CORS on /rendered, error set on a missing one', async () => {
+    const sop = await firstInstance(orthanc.dicomWebRoot, study, series)
+    const probes = renderedProbes('/dicom-web', study, series, sop, VIEWER_ORIGIN)
+    assert.deepEqual(await checkProbes(ctx, server.base, probes), [])
   })
 
   it('upstream absolute URLs do not leak into metadata', async () => {

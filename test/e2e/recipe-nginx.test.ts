@@ -21,9 +21,11 @@ import {
   countingProxy,
   dicomwebProbes,
   doctorErrors,
+  firstInstance,
   headerValues,
   planMismatches,
   rawRequest,
+  renderedProbes,
   viewerFolder,
   viewerProbes,
   type CountingProxy,
@@ -127,6 +129,14 @@ describe('recipe nginx on a real nginx, OHIF and Orthanc', () => {
     const probes = dicomwebProbes('/dicom-web', study, series)
     const failures = await checkProbes(proxySite.ctx, proxySite.server.base, probes)
     assert.deepEqual(failures, [])
+  })
+
+  it('rendered: a bare COEP and CORP on /rendered, the error set on a missing one', async () => {
+    const sop = await firstInstance(orthanc.dicomWebRoot, study, series)
+    const probes = renderedProbes('/dicom-web', study, series, sop)
+    assert.deepEqual(await checkProbes(proxySite.ctx, proxySite.server.base, probes), [])
+    const front = renderedProbes('/dicom-web', study, series, sop, VIEWER_ORIGIN)
+    assert.deepEqual(await checkProbes(frontSite.ctx, frontSite.server.base, front), [])
   })
 
   it('trap: a location with its own add_header still has the isolation set (B23)', async () => {

@@ -248,7 +248,10 @@ describe('serve in Chromium over --tls auto', () => {
       const seen = watch(page, gateway.origin)
       const response = await page.goto(gateway.url.replace('127.0.0.1', 'localhost'))
       assert.equal(response?.status(), 200)
-      assert.equal(await response?.headerValue('cross-origin-opener-policy'), 'same-origin')
+      assert.equal(
+        await response?.headerValue('cross-origin-opener-policy'),
+        'same-origin; report-to="isogate"',
+      )
       await openViewer(page, page.url(), 'serve-tls.png')
       const facts = await pageFacts(page, '/')
       assert.equal(facts.isolated, true)

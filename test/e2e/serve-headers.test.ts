@@ -130,6 +130,10 @@ const CASES: Array<{
   { path: '/assets/favicon.ico', cls: 'static', cache: 'plain' },
 ]
 
+// Literal values: each names the status page's collector (`Reporting-Endpoints: isogate=…`).
+const COOP = 'same-origin; report-to="isogate"'
+const COEP = 'require-corp; report-to="isogate"'
+
 function checkCase(gateway: RunningGateway, c: (typeof CASES)[number], reply: Reply) {
   assert.equal(reply.status, 200, c.path)
   assertPlanned(gateway, reply, c.cls, c.path)
@@ -140,12 +144,12 @@ function checkCase(gateway: RunningGateway, c: (typeof CASES)[number], reply: Re
   if (c.cache === 'plain') assert.equal(reply.headers['cache-control'], 'no-cache', c.path)
   // Literal checks too, so a plan that lost its headers would fail here as well.
   if (c.cls === 'document') {
-    assert.equal(reply.headers['cross-origin-opener-policy'], 'same-origin', c.path)
+    assert.equal(reply.headers['cross-origin-opener-policy'], COOP, c.path)
     assert.equal(reply.headers['cache-control'], 'no-store', c.path)
     assert.match(reply.body.toString('utf8'), /<div id="root">/)
   }
   if (c.cls !== 'static') {
-    assert.equal(reply.headers['cross-origin-embedder-policy'], 'require-corp', c.path)
+    assert.equal(reply.headers['cross-origin-embedder-policy'], COEP, c.path)
   }
   assert.equal(reply.headers['cross-origin-resource-policy'], 'same-origin', c.path)
 }
@@ -155,8 +159,8 @@ function checkError(gateway: RunningGateway, reply: Reply, status: number, code:
   assert.match(String(reply.headers['content-type']), /^application\/json/)
   assert.equal(JSON.parse(reply.body.toString('utf8')).error, code)
   assertPlanned(gateway, reply, 'error', `error ${status}`)
-  assert.equal(reply.headers['cross-origin-embedder-policy'], 'require-corp')
-  assert.equal(reply.headers['cross-origin-opener-policy'], 'same-origin')
+  assert.equal(reply.headers['cross-origin-embedder-policy'], COEP)
+  assert.equal(reply.headers['cross-origin-opener-policy'], COOP)
 }
 
 describe('serve headers over HTTP/1.1 on loopback', () => {

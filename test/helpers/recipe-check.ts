@@ -234,6 +234,46 @@ export function dicomwebProbes(
   ]
 }
 
+/**
+ * Rendered probes through the mount: an instance's `/rendered` (a PDF or image shown in an
+ * `<object>`: the `rendered` class, with its own COEP) and a missing one (the error set).
+ */
+export function renderedProbes(
+  mount: string,
+  study: string,
+  series: string,
+  sop: string,
+  origin?: string,
+): ClassProbe[] {
+  const headers: Record<string, string> = {
+    Accept: 'image/png',
+    ...(origin ? { Origin: origin } : {}),
+  }
+  return [
+    {
+      label: 'instance rendered',
+      path: `${mount}/studies/${study}/series/${series}/instances/${sop}/rendered`,
+      cls: 'rendered',
+      status: 200,
+      headers,
+    },
+    {
+      label: 'missing instance rendered (upstream 404)',
+      path: `${mount}/studies/${study}/series/${series}/instances/1.2.3.404/rendered`,
+      cls: 'rendered',
+      status: 404,
+      headers,
+    },
+  ]
+}
+
+/** The first instance of a series, asked of the upstream directly. */
+export async function firstInstance(root: string, study: string, series: string): Promise<string> {
+  const url = `${root}/studies/${study}/series/${series}/instances`
+  const list = (await (await fetch(url)).json()) as Array<Record<string, { Value: string[] }>>
+  return list[0]!['00080018']!.Value[0]!
+}
+
 /** Runs probes against a base URL; returns one line per difference from the plan. */
 export async function checkProbes(
   ctx: RecipeContext,

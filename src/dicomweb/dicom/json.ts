@@ -194,9 +194,18 @@ function decoderFor(specificCharacterSet: string | undefined): Decoder {
   const first = (specificCharacterSet ?? '').split('\\')[0]!.trim()
   const label = ENCODINGS[first]
   if (!label) return latin1
-  const decoder = new TextDecoder(label)
-  return (bytes) => decoder.decode(bytes)
+  // One decoder per label for the process: building a TextDecoder (its label lookup) cost more
+  // than decoding the strings of a whole file when indexing (bench/run.ts, indexing cold).
+  let decode = DECODERS.get(label)
+  if (decode === undefined) {
+    const decoder = new TextDecoder(label)
+    decode = (bytes) => decoder.decode(bytes)
+    DECODERS.set(label, decode)
+  }
+  return decode
 }
+
+const DECODERS = new Map<string, Decoder>()
 
 function rawString(dataSet: DataSet, element: Element, decode: Decoder): string {
   return decode(dataSet.byteArray.subarray(element.dataOffset, element.dataOffset + element.length))

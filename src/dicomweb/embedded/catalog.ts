@@ -145,7 +145,11 @@ export class Catalog {
     const out: CatalogSeries[] = []
     for (const study of studies) {
       for (const series of study.series.values()) {
-        if (matchesQuery({ ...study.attributes, ...series.attributes }, query)) out.push(series)
+        // No filters match everything: no merged copy per series to build and throw away.
+        if (query.filters.length === 0) out.push(series)
+        else if (matchesQuery({ ...study.attributes, ...series.attributes }, query)) {
+          out.push(series)
+        }
       }
     }
     return out
@@ -156,6 +160,10 @@ export class Catalog {
     for (const series of this.findSeries(emptyQuery, studyUid)) {
       if (seriesUid && series.uid !== seriesUid) continue
       const study = this.studies.get(series.study)!
+      if (query.filters.length === 0) {
+        for (const instance of series.instances) out.push(instance)
+        continue
+      }
       for (const instance of series.instances) {
         const all = { ...study.attributes, ...series.attributes, ...instance.attributes }
         if (matchesQuery(all, query)) out.push(instance)

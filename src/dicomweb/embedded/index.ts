@@ -8,7 +8,6 @@ import { join } from 'node:path'
 import type { EmbeddedSourceConfig } from '../../config/schema.js'
 import { IsogateError } from '../../errors.js'
 import type { DataSource, SourceContext, SourceStatus } from '../source.js'
-import { ensureDemo } from '../demo/generate.js'
 import { Catalog } from './catalog.js'
 import { FileReader } from './files.js'
 import { progressSink } from './progress.js'
@@ -34,7 +33,10 @@ export async function createEmbeddedSource(
   config: EmbeddedSourceConfig,
   ctx: SourceContext,
 ): Promise<EmbeddedDataSource> {
-  const folder = config.folder ?? (await ensureDemo(join(ctx.stateDir, 'demo')))
+  // The demo's generator (phantom, PDF, dcmjs's writer) is loaded only when the demo is used.
+  const folder =
+    config.folder ??
+    (await (await import('../demo/generate.js')).ensureDemo(join(ctx.stateDir, 'demo')))
   let root: string
   try {
     root = await realpath(folder)
@@ -80,8 +82,17 @@ export async function createEmbeddedSource(
     }
   }
 
+  /** A scan asked for while one runs: that one may have listed the folder before the change. */
+  let queued: Promise<void> | undefined
   const rescan = async (): Promise<void> => {
-    scanning ??= runScan(false)
+    if (scanning) {
+      queued ??= scanning.then(() => {
+        queued = undefined
+        return rescan()
+      })
+      return await queued
+    }
+    scanning = runScan(false)
       .catch((error: unknown) => {
         lastError = error instanceof Error ? error.message : String(error)
         logger.warn({ err: error }, 're-scan failed')

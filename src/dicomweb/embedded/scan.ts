@@ -5,16 +5,7 @@
  * same size and modification time is not read again.
  */
 import { createHash } from 'node:crypto'
-import {
-  lstat,
-  mkdir,
-  opendir,
-  readFile,
-  realpath,
-  rename,
-  stat,
-  writeFile,
-} from 'node:fs/promises'
+import { lstat, mkdir, open, opendir, realpath, rename, stat, writeFile } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
 
 import { UnreadableDicom } from '../dicom/head.js'
@@ -131,30 +122,42 @@ function code(error: unknown): string {
 /** Reads the on-disk index; a missing or damaged index is an empty one. */
 export async function loadIndex(file: string): Promise<Map<string, CacheEntry>> {
   const entries = new Map<string, CacheEntry>()
-  let text: string
+  let handle
   try {
-    text = await readFile(file, 'utf8')
+    handle = await open(file, 'r')
   } catch {
     return entries
   }
-  for (const line of text.split('\n')) {
-    if (line === '') continue
-    try {
-      const entry = JSON.parse(line) as CacheEntry
-      entries.set(entry.path, entry)
-    } catch {
-      // A line cut short by a crash: that file is simply read again.
+  try {
+    // Line by line: the whole index as one string (and its split) would be the largest thing
+    // in memory at a warm start (several MB per thousand files).
+    for await (const line of handle.readLines({ encoding: 'utf8' })) {
+      if (line === '') continue
+      try {
+        const entry = JSON.parse(line) as CacheEntry
+        entries.set(entry.path, entry)
+      } catch {
+        // A line cut short by a crash: that file is simply read again.
+      }
     }
+  } catch {
+    // Unreadable midway: what was read stands, the rest is read again from the files.
+  } finally {
+    await handle.close().catch(() => undefined)
   }
   return entries
 }
 
 async function saveIndex(file: string, entries: Iterable<CacheEntry>): Promise<void> {
   await mkdir(join(file, '..'), { recursive: true })
-  const lines: string[] = []
-  for (const entry of entries) lines.push(JSON.stringify(entry))
   const temporary = `${file}.${process.pid}.tmp`
-  await writeFile(temporary, lines.join('\n') + '\n')
+  // Written entry by entry rather than joined into one string first.
+  await writeFile(
+    temporary,
+    (function* () {
+      for (const entry of entries) yield JSON.stringify(entry) + '\n'
+    })(),
+  )
   await rename(temporary, file)
 }
 

@@ -174,4 +174,25 @@ describe('multipart rewriting', () => {
       { numRuns: 60 },
     )
   })
+
+  it('gives the same bytes for large binary parts in chunks of any size (fast path)', () => {
+    const near = fc.constantFrom('\r\n--b0a1', '\r\n--b0a1-', '\r\n-', '\r', `${UP}/x`, 'zz')
+    const binary = fc
+      .array(fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 200 }), near), { maxLength: 12 })
+      .map((parts) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p))))
+    fc.assert(
+      fc.property(binary, (b) => {
+        const input = body(b)
+        const expected = run(input, [])
+        // A first cut anywhere, then chunks just over the delimiter's length and larger.
+        for (const size of [11, 23, 64, 300]) {
+          for (let at = 0; at <= input.length; at++) {
+            const cuts = [at, ...Array.from({ length: 40 }, () => size)]
+            assert.ok(run(input, cuts).equals(expected), `cut at ${at}, then ${size}`)
+          }
+        }
+      }),
+      { numRuns: 15 },
+    )
+  })
 })

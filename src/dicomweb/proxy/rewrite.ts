@@ -83,11 +83,16 @@ function scan(
   out: Buffer[],
 ): number {
   let pos = start
+  // Where each pattern next occurs (-1: nowhere), searched again only once passed: a pattern
+  // that never occurs is looked for once per buffer, not once per match of the others.
+  const next = patterns.map(() => -2)
   while (pos < limit) {
     let best = -1
     let bestPattern: Pattern | undefined
-    for (const pattern of patterns) {
-      const at = buf.indexOf(pattern.from, pos)
+    for (let i = 0; i < patterns.length; i++) {
+      const pattern = patterns[i] as Pattern
+      let at = next[i] as number
+      if (at !== -1 && at < pos) next[i] = at = buf.indexOf(pattern.from, pos)
       if (at >= 0 && at < limit && (best < 0 || at < best)) {
         best = at
         bestPattern = pattern
