@@ -127,7 +127,7 @@ export const ERRORS = {
     hint: 'Install Debian chromium or set ISOGATE_CHROMIUM to a Chromium binary.',
   },
   ISOGATE_E_RECIPE_TARGET: { hint: 'Run `isogate recipe --list` for the known targets.' },
-  ISOGATE_E_RECIPE_OPTION: { hint: 'Run `isogate recipe TARGET --help` for its options.' },
+  ISOGATE_E_RECIPE_OPTION: { hint: 'Run `isogate recipe --help` for the options.' },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -12,6 +12,7 @@ import { isIsogateError } from '../errors.js'
 import type { Browser } from '../policy/rules/index.js'
 import { diagnose } from '../doctor/diagnose.js'
 import { renderText } from '../doctor/report.js'
+import { colourWanted } from './colour.js'
 
 interface DoctorFlags {
   embeddedIn?: string[]
@@ -93,7 +94,7 @@ async function runDoctor(url: string, flags: DoctorFlags): Promise<number> {
     } else {
       process.stdout.write(
         renderText(report, {
-          colour: process.stdout.isTTY === true,
+          colour: colourWanted(process.stdout),
           verbose: flags.verbose === true,
         }),
       )

@@ -55,7 +55,7 @@ export function runRecipe(target: string | undefined, flags: RecipeFlags): strin
   if (flags.mode !== undefined && flags.mode !== 'proxy' && flags.mode !== 'front') {
     throw new IsogateError('ISOGATE_E_RECIPE_OPTION', `--mode ${flags.mode} is not proxy or front`)
   }
-  const output = renderRecipe(target, {
+  const given = {
     root: flags.root,
     basePath: flags.basePath,
     port: flags.port,
@@ -71,7 +71,11 @@ export function runRecipe(target: string | undefined, flags: RecipeFlags): strin
     key: flags.key,
     includeDir: flags.includeDir,
     gateways: flags.gateway,
-  })
+  }
+  // Flags not given are left out, so each target's own defaults stand (a key present with
+  // `undefined` would override them when merged).
+  const options = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
+  const output = renderRecipe(target, options)
   if (!flags.output) return formatOutput(output)
   if (output.files.length === 1) {
     mkdirSync(dirname(flags.output), { recursive: true })

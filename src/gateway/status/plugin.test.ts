@@ -131,6 +131,16 @@ describe('status routes (in-process)', () => {
     }
   })
 
+  it('a loopback peer forwarding for someone (a local balancer) is refused', async () => {
+    for (const headers of [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=1.2.3.4' }]) {
+      const reply = await app.inject({ url: '/__isogate/', remoteAddress: '127.0.0.1', headers })
+      assert.equal(reply.statusCode, 403, JSON.stringify(headers))
+      assert.equal(reply.json().error, 'ISOGATE_E_GATEWAY_FORBIDDEN')
+    }
+    const direct = await app.inject({ url: '/__isogate/', remoteAddress: '127.0.0.1' })
+    assert.equal(direct.statusCode, 200)
+  })
+
   it('the page is a document reply, and escapes what reports and sources say', async () => {
     const evil = JSON.stringify([
       {

@@ -57,6 +57,19 @@ export function statusPlugin(options: StatusPluginOptions): FastifyPluginAsync {
       setResponseClass(reply, 'static')
       if (request.routeOptions.config?.statusAccess !== 'local' || options.allowRemote) return
       const peer = peerAddress(request)
+      // A loopback peer that forwards for someone (nginx balancing gateways on one machine)
+      // is not the person at this machine: every client behind it would look local.
+      const forwarded =
+        request.headers['x-forwarded-for'] !== undefined || request.headers.forwarded !== undefined
+      if (forwarded && isLoopbackHost(peer)) {
+        throw new IsogateError(
+          'ISOGATE_E_GATEWAY_FORBIDDEN',
+          'the status page answers loopback clients only, not requests forwarded by a proxy',
+          {
+            hint: 'Open it on the gateway machine, not through a proxy; or set status.allowRemote.',
+          },
+        )
+      }
       if (!isLoopbackHost(peer)) {
         throw new IsogateError(
           'ISOGATE_E_GATEWAY_FORBIDDEN',

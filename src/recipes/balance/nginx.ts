@@ -59,6 +59,12 @@ export function renderNginxBalance(ctx: RecipeContext, options: BalanceOptions):
     '  proxy_request_buffering off;',
     '  proxy_buffering off;',
     '',
+    '  # The status page answers loopback peers only, and refuses forwarded requests: it is',
+    "  # read on a gateway's own machine. Violation reports and health probes pass.",
+    ...['', 'status.json', 'status.schema.json'].map(
+      (name) => `  location = ${ctx.basePath}__isogate/${name} { return 404; }`,
+    ),
+    '',
     '  location / {',
     '    proxy_pass http://isogate_gateways;',
     '    proxy_http_version 1.1;',
