@@ -559,9 +559,15 @@ export async function showEachImage(
           context.fillRect(0, 0, canvas.width, canvas.height)
           await within(viewport.setImageIdIndex!(index))
           viewport.render()
-          await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))
+          // cornerstone draws on its own animation frames, later on a loaded machine: watch the
+          // canvas for a while before calling it blank.
+          const until = performance.now() + 5_000
+          for (;;) {
+            await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))
+            stats = w.__isogate.canvasStats(canvas)
+            if ((stats.levels >= 2 && stats.nonBlack >= 0.005) || performance.now() > until) break
+          }
           if (viewport.getCurrentImageId?.() !== imageId) throw new Error('not shown as current')
-          stats = w.__isogate.canvasStats(canvas)
           if (pixels === 0) throw new Error('decoded to no pixels')
           if (stats.levels < 2 || stats.nonBlack < 0.005) throw new Error('the canvas is blank')
         } catch (e) {
