@@ -54,9 +54,13 @@ export function reportError(error: unknown): number {
   if (isIsogateError(error)) {
     // Exit 2 means "the command could not do its job as asked": bad usage or config, a refused
     // insecure listen, a doctor that could not reach its target, an unknown recipe target.
+    // A folder, viewer or certificate named in the config that is not there is a bad value too.
     const usage =
       error.code === 'ISOGATE_E_CLI_USAGE' ||
       error.code === 'ISOGATE_E_INSECURE_LISTEN' ||
+      error.code === 'ISOGATE_E_DICOM_FOLDER' ||
+      error.code === 'ISOGATE_E_VIEWER_MISSING' ||
+      error.code === 'ISOGATE_E_TLS_CERTIFICATE' ||
       /^ISOGATE_E_(CONFIG|DOCTOR|RECIPE)_/.test(error.code)
     const lines = error.message.split('\n')
     for (const line of lines) process.stderr.write(`isogate: ${line}\n`)

@@ -13,6 +13,7 @@ import type { z } from 'zod'
 import { IsogateError } from '../errors.js'
 import type { PlanIntent } from '../policy/plan.js'
 import { configSchema, type IsogateConfig, type IsogateConfigInput } from './schema.js'
+import { configJsonSchema } from './json-schema.js'
 
 /** Reads and parses a config file without validating it. */
 export function readConfigFile(path: string): Record<string, unknown> {
@@ -69,13 +70,37 @@ function resolvePaths(raw: Record<string, unknown>, base: string): Record<string
   return out
 }
 
-/** One line per problem: `field: what was wrong`. */
+/** One line per problem: `field: what was wrong` (and, for a misspelt key, the known ones). */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => {
     const field = issue.path.length > 0 ? issue.path.join('.') : '(config)'
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeys(issue.path)
+      const list = known.length > 0 ? `; known here: ${known.join(', ')}` : ''
+      return `${field}: unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}${list}`
+    }
     return `${field}: ${issue.message}`
   })
 }
+
+/** The keys an object of the config accepts at a path (from its JSON Schema; [] if unsure). */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  // Built only when a misspelt key is reported.
+  let node = configJsonSchema() as JsonSchemaNode | undefined
+  for (const step of path) {
+    if (node === undefined) return []
+    if (typeof step === 'number') node = node.items
+    else node = node.properties?.[String(step)]
+  }
+  // A source is one of several shapes, told apart by `mode`: no single list applies.
+  return node?.properties ? Object.keys(node.properties) : []
+}
+
+interface JsonSchemaNode {
+  readonly properties?: Record<string, JsonSchemaNode>
+  readonly items?: JsonSchemaNode
+}
+
 
 /** Validates raw input and freezes the result; throws ISOGATE_E_CONFIG_INVALID. */
 export function validateConfig(raw: unknown): IsogateConfig {

@@ -33,8 +33,10 @@ const httpUrl = z.string().refine(
   { message: 'must be an http:// or https:// URL without credentials or #fragment' },
 )
 
-const basePath = z.string().regex(/^\/(?:[A-Za-z0-9._~-]+\/)*$/, {
-  message: 'must start and end with / and hold plain path segments, e.g. /viewer/',
+// `.` and `..` segments are refused: a browser would resolve them away, and the prefix the
+// gateway matches would then never be the one requested.
+const basePath = z.string().regex(/^\/(?:(?!\.\.?\/)[A-Za-z0-9._~-]+\/)*$/, {
+  message: 'must start and end with / and hold plain path segments (no . or ..), e.g. /viewer/',
 })
 
 /** Fixes for known faults of one upstream kind, each on by default for that kind. */
@@ -108,11 +110,14 @@ export const sourceSchema = z.discriminatedUnion('mode', [
   directSource,
 ])
 
-const tls = z.union([
-  z.literal('off'),
-  z.literal('auto'),
-  z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict(),
-])
+const tls = z.union(
+  [
+    z.literal('off'),
+    z.literal('auto'),
+    z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict(),
+  ],
+  { message: 'must be "off", "auto", or { "cert": "cert.pem", "key": "key.pem" } (both files)' },
+)
 
 export const configSchema = z
   .object({

@@ -26,7 +26,11 @@ import { parsePermissionsPolicy, parseSfItemToken } from './sf.js'
 /** Checks a property like fc.assert, then reports how many inputs it ran. */
 function holds<Ts>(t: TestContext, name: string, property: fc.IProperty<Ts>, numRuns: number) {
   const details = fc.check(property, { numRuns })
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `${name} failed`)
+  if (details.failed) {
+    const cause = details.errorInstance
+    const why = cause instanceof Error ? cause.message : String(cause)
+    throw new Error(`${fc.defaultReportMessage(details) ?? name}\n${why}`)
+  }
   assert.equal(details.numRuns, numRuns)
   t.diagnostic(`property: ${name}: ${details.numRuns} runs`)
 }

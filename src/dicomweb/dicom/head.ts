@@ -75,6 +75,11 @@ function checkBounds(dataSet: DataSet, available: number): void {
           `${element.dataOffset + element.length}, file has ${available}`,
       )
     }
+    // Values inside sequence items are served too (bulk data, metadata): a damaged length
+    // there must not point past the end of the file any more than at the top level.
+    for (const item of element.items ?? []) {
+      if (item.dataSet) checkBounds(item.dataSet, available)
+    }
   }
 }
 
