@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs'
 
-import { chromium, type Browser as PwBrowser } from 'playwright-core'
+import { chromium, type Browser as PwBrowser, type Page } from 'playwright-core'
 
 import { IsogateError } from '../errors.js'
 import type { DoctorReport } from './diagnose.js'
@@ -57,7 +57,18 @@ export interface Witness {
   readonly console: ReadonlyArray<{ type: string; text: string }>
   readonly failedRequests: ReadonlyArray<{ url: string; reason: string }>
   readonly screenshot: string | null
+  /** Only when the page loads a service-worker shim: what its loads went through. */
+  readonly serviceWorker: ShimWitness | null
   readonly disagreements: readonly string[]
+}
+
+export interface ShimWitness {
+  /** Loads of the page's main frame, in order: the first visit, then the shim's reloads. */
+  readonly loads: ReadonlyArray<{ url: string; status: number; throughWorker: boolean }>
+  /** `navigator.serviceWorker.controller` was set on the load that was read. */
+  readonly controlled: boolean | null
+  /** A worker is still registered for the page once it ran (a page may unregister it). */
+  readonly registered: boolean | null
 }
 
 export interface WitnessOptions {
@@ -83,8 +94,12 @@ export async function witness(
     page.on('requestfailed', (r) =>
       failed.push({ url: r.url(), reason: r.failure()?.errorText ?? '' }),
     )
+    const loads: Array<{ url: string; status: number; throughWorker: boolean }> = []
     page.on('response', (r) => {
       if (r.status() >= 400) failed.push({ url: r.url(), reason: `HTTP ${r.status()}` })
+      if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) {
+        loads.push({ url: r.url(), status: r.status(), throughWorker: r.fromServiceWorker() })
+      }
     })
     const topUrl = report.frames[0]?.url ?? report.finalUrl
     try {
@@ -95,6 +110,9 @@ export async function witness(
         hint: String((error as Error).message ?? error).split('\n')[0] ?? '',
       })
     }
+    // A shim isolates only the load after its own reload: wait for that one before reading.
+    const shim = report.serviceWorker !== null
+    if (shim) await settleShim(page, () => loads.length)
     // An SPA paints after its bundle runs: wait for the app root to fill (OHIF's #root), then
     // give late requests (workers, data sources) a moment.
     await page
@@ -112,11 +130,17 @@ export async function witness(
         ? page.frames().find((f) => f.url().startsWith(report.finalUrl.replace(/[?#].*$/, '')))
         : page.mainFrame()
     const seen = frame
-      ? await frame.evaluate(() => ({
-          coi: self.crossOriginIsolated,
-          secure: self.isSecureContext,
-          sab: typeof SharedArrayBuffer,
-        }))
+      ? await frame.evaluate(async () => {
+          const container = self.navigator.serviceWorker
+          return {
+            coi: self.crossOriginIsolated,
+            secure: self.isSecureContext,
+            sab: typeof SharedArrayBuffer,
+            controlled: container?.controller != null,
+            // Unregistered workers are left out, even one that still controls this page.
+            registered: container ? (await container.getRegistrations()).length > 0 : null,
+          }
+        })
       : null
     let screenshot: string | null = null
     if (options.screenshot) {
@@ -128,7 +152,13 @@ export async function witness(
     if (!seen && expectedLoads) disagreements.push('predicted the viewer frame loads; it did not')
     if (seen && !expectedLoads)
       disagreements.push('predicted the viewer frame is blocked; it loaded')
-    if (seen && seen.coi !== report.verdict.isolated) {
+    // A page that unregisters the shim races its loader's reload: either outcome can be seen,
+    // so the witness checks the unregistration itself instead of the isolation.
+    const racing = report.serviceWorker?.problem === 'UNREGISTERED_BY_PAGE'
+    if (racing && seen?.registered) {
+      disagreements.push('predicted the page unregisters the service worker; it is registered')
+    }
+    if (seen && !racing && seen.coi !== report.verdict.isolated) {
       disagreements.push(
         `predicted crossOriginIsolated ${report.verdict.isolated}; the browser says ${seen.coi}`,
       )
@@ -138,6 +168,12 @@ export async function witness(
         `predicted isSecureContext ${report.document.secureContext}; ` +
           `the browser says ${seen.secure}`,
       )
+    }
+    if (seen && report.verdict.isolatedBy === 'service-worker' && !seen.controlled) {
+      disagreements.push('predicted a load controlled by the service worker; the page read is not')
+    }
+    if (shim && loads[0]?.throughWorker) {
+      disagreements.push('predicted the first visit bypasses the service worker; it went through')
     }
     for (const asset of report.viewer.assets) {
       const blocked = failed.find((f) => f.url === asset.url && f.reason.includes('BLOCKED'))
@@ -151,6 +187,13 @@ export async function witness(
       console: consoleMessages.slice(0, 200),
       failedRequests: failed.slice(0, 200),
       screenshot,
+      serviceWorker: shim
+        ? {
+            loads: loads.slice(0, 20),
+            controlled: seen?.controlled ?? null,
+            registered: seen?.registered ?? null,
+          }
+        : null,
       disagreements,
     }
   } finally {
@@ -173,6 +216,14 @@ export function renderWitness(seen: Witness): string {
     .slice(0, 20)) {
     lines.push(`  console ${m.type}: ${m.text.slice(0, 200)}`)
   }
+  if (seen.serviceWorker) {
+    const sw = seen.serviceWorker
+    const through = sw.loads.map((l) => (l.throughWorker ? 'worker' : 'network')).join(', ')
+    lines.push(
+      `  service worker: ${sw.loads.length} page load(s) (${through}); ` +
+        `the one read is controlled: ${sw.controlled}; still registered: ${sw.registered}`,
+    )
+  }
   if (seen.screenshot) lines.push(`  screenshot: ${seen.screenshot}`)
   lines.push(
     seen.disagreements.length === 0
@@ -180,4 +231,29 @@ export function renderWitness(seen: Witness): string {
       : seen.disagreements.map((d) => `  DISAGREE: ${d}`).join('\n'),
   )
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * Waits for a shim's loader to finish: until the page is isolated, or no new load of the page
+ * has started for a while (the shim cannot work, or gave up), at most 20 s. Reading earlier
+ * would judge the first visit, which no shim isolates.
+ */
+async function settleShim(page: Page, loadCount: () => number): Promise<void> {
+  const deadline = Date.now() + 20_000
+  let seen = loadCount()
+  let quietSince = Date.now()
+  while (Date.now() < deadline) {
+    await page.waitForTimeout(250)
+    if (loadCount() !== seen) {
+      seen = loadCount()
+      quietSince = Date.now()
+      continue
+    }
+    // Throws while a reload replaces the document; the next round reads the new one.
+    const state = await page
+      .evaluate(() => ({ coi: self.crossOriginIsolated, done: document.readyState === 'complete' }))
+      .catch(() => null)
+    if (!state?.done) continue
+    if (state.coi || Date.now() - quietSince > 5000) return
+  }
 }

@@ -9,11 +9,13 @@ import {
   evaluateFrameChain,
   finding,
   hasError,
+  serviceWorkerShim,
   topLevelIsolation,
   type Browser,
   type CoepValue,
   type Finding,
   type FrameLevel,
+  type FrameVerdict,
 } from '../policy/rules/index.js'
 import { originOf } from '../policy/site.js'
 import {
@@ -25,6 +27,7 @@ import {
 } from './document.js'
 import { createHttpClient, type HttpClient, type ProbeResult } from './http.js'
 import { detectServer, fixFor, serverQuirks, type ServerFix, type ServerGuess } from './server.js'
+import { inspectShim, label, throughWorker, type ShimFacts, type ShimInspection } from './shim.js'
 import { probeSource, type SourceReport } from './sources.js'
 import { readConfig, readViewer } from './viewer-probe.js'
 import { isolationImpact, readIndexHtml, type IframeTag, type ViewerBuild } from './viewer.js'
@@ -51,6 +54,8 @@ export interface DoctorReport {
   readonly redirects: ReadonlyArray<{ url: string; status: number; location: string }>
   readonly verdict: {
     readonly isolated: boolean
+    /** What isolates it: its own headers, or a service-worker shim on the loads it controls. */
+    readonly isolatedBy: 'headers' | 'service-worker' | null
     readonly sourcesReachable: boolean
     readonly allowUnisolated: boolean
     readonly exitCode: 0 | 1
@@ -75,6 +80,8 @@ export interface DoctorReport {
   }
   readonly server: ServerGuess & { readonly fix: ServerFix | null }
   readonly sources: readonly SourceReport[]
+  /** The service-worker shim the page loads, when its own headers do not isolate it. */
+  readonly serviceWorker: (ShimFacts & { readonly controlledIsolated: boolean }) | null
   readonly findings: readonly Finding[]
 }
 
@@ -109,6 +116,8 @@ const ISOLATION_ONLY = new Set([
   'DIP_UNSUPPORTED_BROWSER',
   'SAB_UNAVAILABLE',
   'DEEP_LINK_NOT_ISOLATED',
+  'SW_NOT_CONTROLLING',
+  'SW_UNAVAILABLE',
 ])
 
 /** Runs the doctor. Throws IsogateError (ISOGATE_E_DOCTOR_*) only when it cannot run at all. */
@@ -161,7 +170,7 @@ async function run(http: HttpClient, options: DoctorOptions): Promise<DoctorRepo
   // frame chain's parents, deep links and a deliberate 404.
   const top = topLevelIsolation({ url, headers: page.headers }, { browser })
   const parents = options.embeddedIn ?? []
-  const [frames, viewer, appConfig, deep, errorPage] = await Promise.all([
+  const [frames, viewer, appConfig, deep, errorPage, shim] = await Promise.all([
     frameChain(http, parents, page, build),
     readViewer(http, url, build, options.scanChunks ?? true),
     readConfig(http, url, build),
@@ -169,18 +178,38 @@ async function run(http: HttpClient, options: DoctorOptions): Promise<DoctorRepo
       ? { findings: [], checked: [] }
       : checkDeepLinks(http, url, top.coi, browser),
     checkErrorPage(http, url, page),
+    // A shim does nothing where the headers already isolate (its loader checks first).
+    top.coi ? null : inspectShim(http, url, page.body),
   ])
 
   // Isolation of the document, at the top or at the bottom of its frame chain.
   const verdicts = evaluateFrameChain(frames, { browser })
   const target = verdicts[verdicts.length - 1]
   if (!target) throw new IsogateError('ISOGATE_E_DOCTOR_UNREACHABLE', 'no document to judge')
-  const coep: CoepValue = frames.length > 1 ? target.coep : top.coep
+  let coep: CoepValue = frames.length > 1 ? target.coep : top.coep
+  const byHeaders = target.loads && target.coi
+  const judged =
+    shim && !byHeaders && target.loads
+      ? judgeShim(shim, { url, headers: page.headers, secure: target.secure, browser, frames })
+      : null
   for (const [i, verdict] of verdicts.entries()) {
     const own = i === verdicts.length - 1
-    findings.push(...verdict.findings.map((f) => (own ? f : { ...f, part: 'embedding' as const })))
+    findings.push(
+      ...verdict.findings.map((f) =>
+        !own
+          ? { ...f, part: 'embedding' as const }
+          : judged?.isolated && f.severity === 'error' && ISOLATION_ONLY.has(f.code)
+            ? // True of the first load only; the shim's own finding tells that story.
+              { ...f, severity: 'info' as const }
+            : f,
+      ),
+    )
   }
-  const isolated = target.loads && target.coi
+  if (judged) findings.push(...judged.findings)
+  const isolated = byHeaders || judged?.isolated === true
+  // Controlled loads run under the worker's COEP, and see its headers on same-origin replies.
+  if (judged?.isolated && judged.coep) coep = judged.coep
+  const client = judged?.isolated && judged.coep ? throughWorker(http, url, judged.coep) : http
   findings.push(...misspelledHeaders(url, page.headers))
 
   // The viewer: OHIF, its version and what it loses without isolation.
@@ -210,8 +239,8 @@ async function run(http: HttpClient, options: DoctorOptions): Promise<DoctorRepo
   // Workers and wasm named by the bundle, and the data sources probed as OHIF would.
   const pageFacts = { url, secure: target.secure, coep }
   const [assets, sources] = await Promise.all([
-    checkAssets(http, pageFacts, viewer.workers, viewer.wasm, browser),
-    Promise.all(appConfig.sources.map((source) => probeSource(http, pageFacts, source))),
+    checkAssets(client, pageFacts, viewer.workers, viewer.wasm, browser),
+    Promise.all(appConfig.sources.map((source) => probeSource(client, pageFacts, source))),
   ])
   findings.push(...assets.findings)
   for (const source of sources) findings.push(...source.findings)
@@ -253,7 +282,13 @@ async function run(http: HttpClient, options: DoctorOptions): Promise<DoctorRepo
     url: options.url,
     finalUrl: url,
     redirects: page.redirects,
-    verdict: { isolated, sourcesReachable, allowUnisolated: allow, exitCode: ok ? 0 : 1 },
+    verdict: {
+      isolated,
+      isolatedBy: byHeaders ? 'headers' : isolated ? 'service-worker' : null,
+      sourcesReachable,
+      allowUnisolated: allow,
+      exitCode: ok ? 0 : 1,
+    },
     document: {
       status: page.status,
       secureContext: target.secure,
@@ -275,6 +310,7 @@ async function run(http: HttpClient, options: DoctorOptions): Promise<DoctorRepo
     },
     server: { ...guess, fix },
     sources,
+    serviceWorker: judged ? { ...judged.facts, controlledIsolated: judged.isolated } : null,
     findings: final,
   }
 }
@@ -310,4 +346,97 @@ function pickIframe(iframes: readonly IframeTag[], url: string): IframeTag | und
     iframes.find((f) => strip(f.src) === strip(url)) ??
     iframes.find((f) => originOf(f.src) === originOf(url))
   )
+}
+
+interface ShimJudgement {
+  readonly facts: ShimFacts
+  readonly isolated: boolean
+  /** The COEP of controlled loads; null when the shim cannot run. */
+  readonly coep: 'require-corp' | 'credentialless' | null
+  readonly findings: Finding[]
+}
+
+/**
+ * A page isolated, if at all, by a service-worker shim: judged on the load the worker controls
+ * (the page's headers as the worker rewrites them, R-SW-1..4), with the limits of every other
+ * load said in a warning that is always there.
+ */
+function judgeShim(
+  shim: ShimInspection,
+  page: {
+    url: string
+    headers: FrameLevel['headers']
+    secure: boolean
+    browser: Browser
+    frames: readonly FrameLevel[]
+  },
+): ShimJudgement {
+  const { facts } = shim
+  if (shim.blocker) {
+    return { facts, isolated: false, coep: null, findings: [shim.blocker] }
+  }
+  const input = {
+    url: page.url,
+    secure: page.secure,
+    available: true,
+    mode: facts.mode,
+    browser: page.browser,
+  }
+  const controlled = serviceWorkerShim({ ...input, controlled: true, headers: page.headers })
+  let coi = controlled.coi
+  let reasons: readonly Finding[] = controlled.findings
+  if (controlled.served && page.frames.length > 1) {
+    // Framed: the worker rewrites the viewer's own reply; the chain above it still decides.
+    const chain = page.frames.map((level, i) =>
+      i === page.frames.length - 1 ? { ...level, headers: controlled.served ?? {} } : level,
+    )
+    const last: FrameVerdict | undefined = evaluateFrameChain(chain, {
+      browser: page.browser,
+    }).at(-1)
+    coi = last !== undefined && last.loads && last.coi
+    reasons = [...controlled.findings, ...(last?.findings ?? [])]
+  }
+  const name = label(facts.kind)
+  if (!coi) {
+    return {
+      facts,
+      isolated: false,
+      coep: controlled.coep,
+      findings: reasons.map((f) =>
+        f.severity === 'info'
+          ? f
+          : { ...f, message: `even through the ${name} shim: ${f.message}` },
+      ),
+    }
+  }
+  // The rule's verdict on an uncontrolled load is the limitation every shim site lives with.
+  const uncontrolled = serviceWorkerShim({ ...input, controlled: false }).findings[0]
+  const mode = controlled.coep ?? facts.mode
+  const limits = [
+    `isolated only on loads the ${name} shim controls (${new URL(facts.workerUrl).pathname}` +
+      `, COEP ${mode}): the first visit and every forced reload (Shift+Reload) bypass it and ` +
+      'run unisolated until its loader reloads the page',
+    'it needs a secure context (https or localhost), and a browser window with service ' +
+      'workers (not Firefox private windows before 138)',
+    facts.mode === 'credentialless'
+      ? 'credentialless is unknown to Safari, where the shim steps down to require-corp'
+      : 'cross-origin no-cors loads (images, scripts without crossorigin) still need CORP',
+  ]
+  return {
+    facts,
+    isolated: true,
+    coep: controlled.coep,
+    findings: [
+      finding('SW_NOT_CONTROLLING', {
+        severity: 'warning',
+        evidence: uncontrolled?.evidence ?? at(page.url),
+        detail: 'FIRST_LOAD',
+        message: limits.join('; '),
+        fix:
+          'to isolate every load, send COOP and COEP from the server (`isogate recipe ' +
+          '--list` names the hosts it writes them for); keep the shim only where it cannot',
+      }),
+      ...reasons,
+    ],
+  }
 }

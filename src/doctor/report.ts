@@ -27,9 +27,12 @@ export function renderText(report: DoctorReport, options: TextOptions): string {
   const tone = (f: Finding) => (f.severity === 'error' ? 31 : f.severity === 'warning' ? 33 : 2)
   const lines: string[] = []
   const v = report.verdict
+  // A shim isolates only the loads it controls: the verdict must not read like header isolation.
+  const viaShim = v.isolatedBy === 'service-worker'
   lines.push(`isogate doctor ${report.finalUrl}`)
+  const isolated = v.isolated ? (viaShim ? 'yes, through a service worker' : 'yes') : null
   lines.push(
-    `  isolated: ${v.isolated ? paint(32, 'yes') : paint(31, 'no')}` +
+    `  isolated: ${isolated ? paint(32, isolated) : paint(31, 'no')}` +
       `   sources reachable: ${v.sourcesReachable ? paint(32, 'yes') : paint(31, 'no')}` +
       `   secure context: ${report.document.secureContext ? 'yes' : 'no'}` +
       (report.viewer.ohif ? `   OHIF ${report.viewer.version ?? '?'}` : ''),
@@ -60,7 +63,13 @@ export function renderText(report: DoctorReport, options: TextOptions): string {
   lines.push(
     '',
     v.exitCode === 0
-      ? paint(32, 'OK: the viewer will be isolated and reach its sources')
+      ? paint(
+          32,
+          viaShim
+            ? 'OK: the viewer will be isolated on loads the service worker controls (not the ' +
+                'first visit; see SW_NOT_CONTROLLING) and reach its sources'
+            : 'OK: the viewer will be isolated and reach its sources',
+        )
       : paint(31, 'NOT OK: see the findings marked ✗'),
   )
   return `${lines.join('\n')}\n`

@@ -24,7 +24,8 @@ export interface IframeTag {
   readonly sandbox: string | undefined
 }
 
-function attr(tag: string, name: string): string | undefined {
+/** One attribute of a start tag: its value, `''` when bare, undefined when absent. */
+export function attr(tag: string, name: string): string | undefined {
   const m = new RegExp(`\\s${name}(?:\\s*=\\s*(?:"([^"]*)"|'([^']*)'|([^\\s>]+)))?`, 'i').exec(tag)
   if (!m) return undefined
   return m[1] ?? m[2] ?? m[3] ?? ''
