@@ -2,7 +2,7 @@
  * What a bench run leaves behind: a markdown table (stdout and docs), `latest.json` with the
  * machine it ran on, and an SVG bar chart of the ratios, written as plain SVG text.
  */
-import { execFileSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, loadavg, totalmem } from 'node:os'
 import { dirname } from 'node:path'
@@ -27,14 +27,14 @@ export interface BenchResult {
   readonly figures: readonly Figure[]
 }
 
+/**
+ * A tool's version from its output. nginx prints `-v` on stderr and wrk exits non-zero after
+ * printing its banner on stdout, so both streams are read whatever the exit code.
+ */
 function version(command: string, args: string[], pattern: RegExp): string {
-  try {
-    const out = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-    return pattern.exec(out)?.[1] ?? out.trim().split('\n')[0]!
-  } catch (error) {
-    const text = String((error as { stderr?: string }).stderr ?? '')
-    return pattern.exec(text)?.[1] ?? 'unknown'
-  }
+  const run = spawnSync(command, args, { encoding: 'utf8', timeout: 10_000 })
+  const text = `${run.stdout ?? ''}\n${run.stderr ?? ''}`
+  return pattern.exec(text)?.[1] ?? 'unknown'
 }
 
 export function describeMachine(): Machine {
@@ -48,7 +48,7 @@ export function describeMachine(): Machine {
       node: process.version,
       nginx: version('nginx', ['-v'], /nginx\/(\S+)/),
       orthanc: version('/usr/sbin/Orthanc', ['--version'], /Orthanc (\S+)/),
-      wrk: version('/usr/bin/wrk', ['-v'], /wrk (\S+)/),
+      wrk: version('/usr/bin/wrk', ['-v'], /wrk (?:debian\/)?(\S+)/),
       chromium: version('/usr/bin/chromium', ['--version'], /Chromium (\S+)/),
       isogate: '0.1.0',
     },

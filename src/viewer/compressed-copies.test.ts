@@ -22,7 +22,7 @@ function sourceFile(name: string, content: string | Buffer): SourceFile {
 const script = 'export const answer = () => "isogate compressed copy";\n'.repeat(400)
 
 describe('CompressedCopies', () => {
-  it('serves the raw file until the copy is made, then the copy, whose bytes decode back', async () => {
+  it('gives nothing until the copy is made, then a copy that decodes back', async () => {
     const file = sourceFile('app.js', script)
     const copies = new CompressedCopies(join(work, 'state-1'))
     assert.equal(await copies.copyFor(file, 'br'), undefined)
@@ -78,7 +78,7 @@ describe('CompressedCopies', () => {
     )
   })
 
-  it('a state folder that cannot be written is reported once, and the raw file still served', async () => {
+  it('reports an unwritable state folder once, and gives no copy', async () => {
     const file = sourceFile('blocked.js', script)
     const blocker = join(work, 'not-a-folder')
     writeFileSync(blocker, 'x')

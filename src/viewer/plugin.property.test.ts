@@ -150,6 +150,10 @@ describe('the viewer served through the gateway', () => {
     symlinkSync(join(site, 'secret.txt'), join(viewer, 'leak.txt'))
     symlinkSync(site, join(viewer, 'assets', 'up'))
     symlinkSync(join(viewer, 'assets'), join(viewer, 'linked'))
+    // Precompressed siblings are sent in place of their file: links out through them too.
+    writeFileSync(join(viewer, 'app.3f9a2c1b.js'), 'globalThis.app = 1\n')
+    symlinkSync(join(site, 'secret.txt'), join(viewer, 'app.3f9a2c1b.js.br'))
+    symlinkSync(join(site, 'secret.txt'), join(viewer, 'index.html.gz'))
     const folder = join(work, 'dicom')
     await writeCtVolume(folder, { slices: 1, size: 16, seed: 'viewer-property' })
     gw = await startGateway(
@@ -163,6 +167,7 @@ describe('the viewer served through the gateway', () => {
     for (const [name] of inside.slice(0, 3)) {
       allowed.add(readFileSync(join(viewer, name)).toString('latin1'))
     }
+    allowed.add(readFileSync(join(viewer, 'app.3f9a2c1b.js')).toString('latin1'))
     const appConfig = await exchange(gw.port, get('/viewer/app-config.js'))
     assert.equal(appConfig.status, 200)
     allowed.add(appConfig.body.toString('latin1'))
@@ -174,6 +179,19 @@ describe('the viewer served through the gateway', () => {
   after(async () => {
     await gw?.close()
     if (work) rmSync(work, { recursive: true, force: true })
+  })
+
+  it('never sends a precompressed sibling that links out of the build', async () => {
+    for (const [path, coding] of [
+      ['/viewer/app.3f9a2c1b.js', 'br'],
+      ['/viewer/', 'gzip'],
+      ['/viewer/index.html', 'gzip'],
+      ['/viewer/viewer?StudyInstanceUIDs=1', 'gzip'],
+    ] as const) {
+      const reply = await exchange(gw.port, get(path, { 'Accept-Encoding': coding }))
+      assert.equal(reply.status, 200, path)
+      assert.ok(!reply.body.toString('latin1').includes(SECRET_SIBLING), `secret sent for ${path}`)
+    }
   })
 
   it('never answers with a file outside the build, whatever the path', async (t) => {

@@ -133,12 +133,22 @@ async function regularFile(root: string, relPath: string): Promise<FoundFile | u
   try {
     const stats = await stat(path)
     if (!stats.isFile()) return undefined
-    // A symlink in the build (or a folder on the way) must not lead out of it: a link to
-    // /etc/passwd or to a sibling folder is not part of the viewer.
-    const [real, realRoot] = await Promise.all([realpath(path), realRootOf(root)])
-    return real.startsWith(realRoot + sep) ? { path, stats } : undefined
+    return (await insideRealRoot(root, path)) ? { path, stats } : undefined
   } catch {
     return undefined
+  }
+}
+
+/**
+ * Whether a path's real location is inside the root's: a symlink in the build (or a folder on
+ * the way) must not lead out of it; a link to /etc/passwd or a sibling folder is not the viewer.
+ */
+async function insideRealRoot(root: string, path: string): Promise<boolean> {
+  try {
+    const [real, realRoot] = await Promise.all([realpath(path), realRootOf(root)])
+    return real.startsWith(realRoot + sep)
+  } catch {
+    return false
   }
 }
 
@@ -179,7 +189,7 @@ async function sendFile(
     mtimeMs = (await stat(copy.path)).mtimeMs
     tag += `-${options.basePath.length.toString(36)}${size.toString(36)}`
   } else {
-    encoded = await precompressed(file.path, accepted)
+    encoded = await precompressed(options.root, file.path, accepted)
   }
   if (encoded.any) {
     reply.header('Vary', 'Accept-Encoding')
@@ -233,12 +243,18 @@ interface Precompressed {
   readonly chosen: { readonly token: string; readonly path: string; readonly size: number } | null
 }
 
-async function precompressed(path: string, accepted: ReadonlySet<string>): Promise<Precompressed> {
+async function precompressed(
+  root: string,
+  path: string,
+  accepted: ReadonlySet<string>,
+): Promise<Precompressed> {
   let any = false
   let chosen: Precompressed['chosen'] = null
   for (const [token, suffix] of ENCODINGS) {
     const sibling = await stat(path + suffix).catch(() => undefined)
     if (!sibling?.isFile()) continue
+    // A sibling is sent in place of the file: it must not lead out of the build either.
+    if (!(await insideRealRoot(root, path + suffix))) continue
     any = true
     if (!chosen && accepted.has(token)) chosen = { token, path: path + suffix, size: sibling.size }
   }

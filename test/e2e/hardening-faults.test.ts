@@ -296,6 +296,10 @@ describe('faults', { timeout: 240_000 }, () => {
     const deadline = Date.now() + 3_000
     while (upstream.cancelled === before && Date.now() < deadline) await sleep(20)
     assert.equal(upstream.cancelled, before + 1, 'the upstream kept sending to nobody')
+    // The client left; the upstream did nothing wrong and is not reported down for it.
+    await sleep(100)
+    const pacs = gw.sources.find((s) => s.name === 'pacs')!
+    assert.equal(pacs.status().health, 'up', 'a client abort reported as an upstream fault')
     // An embedded frame aborted mid-body closes its file.
     const source = gw.sources.find((s) => s.name === 'local') as EmbeddedDataSource
     for (const frame of frames) await abortAfterFirstBytes(gw.port, frame)

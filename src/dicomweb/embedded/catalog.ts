@@ -44,6 +44,20 @@ export interface CatalogStudy {
   readonly series: Map<string, CatalogSeries>
 }
 
+const INSTANCE_ATTRIBUTES = [...new Set([...INSTANCE_TAGS, ...STUDY_SOURCE, ...SERIES_SOURCE])]
+
+/** Tags an instance may share with its study or series, and which one (series first). */
+const SHARED_FROM: ReadonlyArray<readonly [string, 'study' | 'series']> = [
+  ...SERIES_SOURCE.map((tag) => [tag, 'series'] as const),
+  ...STUDY_SOURCE.filter((tag) => !SERIES_SOURCE.includes(tag)).map(
+    (tag) => [tag, 'study'] as const,
+  ),
+]
+
+function sameAttribute(a: JsonAttribute, b: JsonAttribute): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
 function pick(json: DicomJson, tags: readonly string[]): DicomJson {
   const out: DicomJson = {}
   for (const tag of tags) if (json[tag]) out[tag] = json[tag]
@@ -73,10 +87,6 @@ export class Catalog {
     // A second file with the same SOP Instance UID is a duplicate; the first path wins.
     if (this.bySop.has(record.sop)) return
     const json = JSON.parse(record.metadata) as DicomJson
-    const instance: CatalogInstance = {
-      record,
-      attributes: pick(json, [...new Set([...INSTANCE_TAGS, ...STUDY_SOURCE, ...SERIES_SOURCE])]),
-    }
     let study = this.studies.get(record.study)
     if (!study) {
       study = { uid: record.study, attributes: pick(json, STUDY_SOURCE), series: new Map() }
@@ -92,6 +102,15 @@ export class Catalog {
       }
       study.series.set(record.series, series)
     }
+    const attributes = pick(json, INSTANCE_ATTRIBUTES)
+    // Most of these repeat the study's and series' values: share those objects rather than
+    // keep one copy per instance (about half the catalog's memory on a large folder).
+    for (const [tag, owner] of SHARED_FROM) {
+      const own = attributes[tag]
+      const shared = (owner === 'study' ? study : series).attributes[tag]
+      if (own && shared && own !== shared && sameAttribute(own, shared)) attributes[tag] = shared
+    }
+    const instance: CatalogInstance = { record, attributes }
     series.instances.push(instance)
     this.bySop.set(record.sop, instance)
   }

@@ -159,6 +159,7 @@ export async function createEmbeddedSource(
     async close() {
       if (timer) clearInterval(timer)
       await scanning
+      await reader.close()
     },
   }
 }

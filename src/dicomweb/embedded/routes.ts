@@ -21,7 +21,7 @@ import {
   type CatalogInstance,
   type CatalogSeries,
 } from './catalog.js'
-import { FileReader, StaleFile } from './files.js'
+import { FileReader, StaleFile, type IndexedFile } from './files.js'
 import {
   multipartBody,
   multipartType,
@@ -229,7 +229,7 @@ export function embeddedRoutes(ctx: RouteContext): FastifyPluginAsync {
         const offer = negotiateFrames(request.headers.accept, record.transferSyntax)
         if (typeof offer === 'string') return fail(reply, 'ISOGATE_E_DICOM_NOT_ACCEPTABLE', offer)
         if (!(await fresh(reply, instances))) return reply
-        const path = absolutePath(ctx.root, record)
+        const file = indexedFile(ctx.root, record)
         const swap = layout.kind === 'native' ? layout.swap : 0
         const ranges = (n: number): readonly Range[] =>
           layout.kind === 'native'
@@ -238,7 +238,7 @@ export function embeddedRoutes(ctx: RouteContext): FastifyPluginAsync {
         const partType = `${offer.partType}; transfer-syntax=${offer.transferSyntax}`
         const parts: Part[] = numbers.map((n) => ({
           contentType: partType,
-          body: ctx.reader.read(path, ranges(n), swap),
+          body: ctx.reader.read(file, ranges(n), swap),
         }))
         const boundary = newBoundary()
         const type = multipartType(boundary, offer.partType, offer.transferSyntax)
@@ -260,19 +260,19 @@ export function embeddedRoutes(ctx: RouteContext): FastifyPluginAsync {
         const document = key === '00420011' ? documentType(record.metadata) : undefined
         const ranges = [document ? trimmed(range, record.metadata) : range]
         const swap = key === '7FE00010' && record.frames?.kind === 'native' ? record.frames.swap : 0
-        const path = absolutePath(ctx.root, record)
+        const file = indexedFile(ctx.root, record)
         const multipart = parseAccept(request.headers.accept).find(
           (r) => r.type === 'multipart/related',
         )
         const partType = document ?? 'application/octet-stream'
-        if (!multipart) return stream(reply, partType, ctx.reader.read(path, ranges, swap))
+        if (!multipart) return stream(reply, partType, ctx.reader.read(file, ranges, swap))
         const boundary = newBoundary()
         const outer = multipart.params.type ?? 'application/octet-stream'
         return stream(
           reply,
           multipartType(boundary, outer),
           multipartBody(boundary, [
-            { contentType: partType, body: ctx.reader.read(path, ranges, swap) },
+            { contentType: partType, body: ctx.reader.read(file, ranges, swap) },
           ]),
         )
       },
@@ -301,7 +301,7 @@ export function embeddedRoutes(ctx: RouteContext): FastifyPluginAsync {
       const boundary = newBoundary()
       const parts = instances.map(({ record }) => ({
         contentType: `application/dicom; transfer-syntax=${record.transferSyntax}`,
-        body: ctx.reader.read(absolutePath(ctx.root, record), [[0, record.size]]),
+        body: ctx.reader.read(indexedFile(ctx.root, record), [[0, record.size]]),
       }))
       return stream(
         reply,
@@ -337,15 +337,19 @@ export function embeddedRoutes(ctx: RouteContext): FastifyPluginAsync {
           return fail(reply, 'ISOGATE_E_DICOM_NOT_ACCEPTABLE', 'this document is application/pdf')
         }
         if (!(await fresh(reply, instances))) return reply
-        const path = absolutePath(ctx.root, record)
         return stream(
           reply,
           'application/pdf',
-          ctx.reader.read(path, [trimmed(range, record.metadata)]),
+          ctx.reader.read(indexedFile(ctx.root, record), [trimmed(range, record.metadata)]),
         )
       },
     )
   }
+}
+
+/** The file of an instance as it was indexed (the reader checks it is still that file). */
+function indexedFile(root: string, record: CatalogInstance['record']): IndexedFile {
+  return { path: absolutePath(root, record), size: record.size, mtimeMs: record.mtimeMs }
 }
 
 function pickStudyUid(attributes: DicomJson): DicomJson {

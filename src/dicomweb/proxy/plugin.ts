@@ -214,7 +214,7 @@ export function proxyPlugin(options: ProxyPluginOptions): FastifyPluginAsync {
         ? new UrlRewriter(map)
         : new PassThrough()
     return reply.send(
-      relay(body, transform, (error) => {
+      relay(body, transform, controller.signal, (error) => {
         const failure = upstreamFailure(error, response.root)
         options.report(failure)
         logger.warn(
@@ -272,10 +272,17 @@ function decoderFor(encoding: string) {
 function relay(
   body: Readable,
   out: Transform,
+  clientGone: AbortSignal,
   onUpstreamError: (error: unknown) => void,
 ): Readable {
   let failed = false
   body.on('error', (error) => {
+    // A client that went away aborts the upstream body: that is no fault of the upstream.
+    if (clientGone.aborted || out.destroyed) {
+      failed = true
+      out.destroy()
+      return
+    }
     if (failed) return
     failed = true
     onUpstreamError(error)

@@ -16,6 +16,8 @@ export interface UrlMapping {
 interface Pattern {
   readonly from: Buffer
   readonly to: Buffer
+  /** `from`'s bytes read as latin1 (as header values are), for a quick look in those. */
+  readonly text: string
 }
 
 /**
@@ -42,24 +44,51 @@ function continuesName(byte: number | undefined): boolean {
  * The byte patterns for a set of mappings: each URL as written, and as JSON writes it when it
  * escapes `/` as `\/` (some servers do). Longest first, so the most specific prefix wins.
  */
-function compile(mappings: readonly UrlMapping[]): Pattern[] {
+function compile(mappings: readonly UrlMapping[]): readonly Pattern[] {
   const patterns: Pattern[] = []
   for (const { from, to } of mappings) {
     if (from === to) continue
-    patterns.push({ from: Buffer.from(from), to: Buffer.from(to) })
+    const plain = Buffer.from(from)
+    patterns.push({ from: plain, to: Buffer.from(to), text: plain.toString('latin1') })
     if (from.includes('/')) {
+      const escaped = Buffer.from(from.replaceAll('/', '\\/'))
       patterns.push({
-        from: Buffer.from(from.replaceAll('/', '\\/')),
+        from: escaped,
         to: Buffer.from(to.replaceAll('/', '\\/')),
+        text: escaped.toString('latin1'),
       })
     }
   }
   return patterns.sort((a, b) => b.from.length - a.from.length)
 }
 
+/**
+ * Compiled patterns by mapping set. Every reply builds its mappings afresh (the public origin
+ * may change), but their content is almost always the same: a multipart frame reply would
+ * otherwise compile them again for each part's Content-Location. Bounded: a proxy has a few
+ * upstream roots and public origins, and anything beyond is simply compiled again.
+ */
+const compiled = new Map<string, readonly Pattern[]>()
+const COMPILED_MAX = 64
+
+function compileCached(mappings: readonly UrlMapping[]): readonly Pattern[] {
+  let key = ''
+  for (const { from, to } of mappings) key += `${from}\n${to}\n`
+  let patterns = compiled.get(key)
+  if (patterns === undefined) {
+    patterns = compile(mappings)
+    if (compiled.size >= COMPILED_MAX) compiled.clear()
+    compiled.set(key, patterns)
+  }
+  return patterns
+}
+
 /** Rewrites every mapped prefix in a header value (Location, Content-Location, Link). */
 export function rewriteValue(value: string, mappings: readonly UrlMapping[]): string {
-  return rewriteBuffer(Buffer.from(value, 'latin1'), compile(mappings)).toString('latin1')
+  const patterns = compileCached(mappings)
+  // Most header values name no upstream URL: nothing to copy or convert back.
+  if (!patterns.some((p) => value.includes(p.text))) return value
+  return rewriteBuffer(Buffer.from(value, 'latin1'), patterns).toString('latin1')
 }
 
 function rewriteBuffer(input: Buffer, patterns: readonly Pattern[]): Buffer {
@@ -129,7 +158,7 @@ export class PrefixRewriter {
   private carry: Buffer = Buffer.alloc(0)
 
   constructor(mappings: readonly UrlMapping[]) {
-    this.patterns = compile(mappings)
+    this.patterns = compileCached(mappings)
     this.hold = this.patterns.reduce((max, p) => Math.max(max, p.from.length), 0)
   }
 
