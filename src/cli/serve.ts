@@ -217,7 +217,11 @@ export function startupText(
         : status.health === 'down'
           ? paint.bad('down')
           : status.health
-    lines.push(`  source ${status.name}: ${status.mode}, ${health}${error}`)
+    // Files an embedded source skips (not DICOM, damaged, duplicates) are counted here; the
+    // reasons are on the status page.
+    const skipped = (status.details as { skippedCount?: number } | undefined)?.skippedCount ?? 0
+    const note = skipped > 0 ? `, ${paint.warn(`${skipped} file(s) skipped`)} (see status)` : ''
+    lines.push(`  source ${status.name}: ${status.mode}, ${health}${error}${note}`)
   }
   for (const source of config.sources) {
     if (source.mode === 'direct') lines.push(`  source ${source.name}: direct, ${source.url}`)

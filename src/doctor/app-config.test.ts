@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 
+import { renderAppConfig } from '../viewer/app-config.js'
 import { CODE, dicomwebSources, readAppConfig } from './app-config.js'
 
 describe('readAppConfig reads window.config without running it', () => {
@@ -47,5 +48,28 @@ describe('readAppConfig reads window.config without running it', () => {
     assert.match(readAppConfig('window.config = () => ({})').problem ?? '', /function/)
     assert.match(readAppConfig('var x = 1').problem ?? '', /no `window.config/)
     assert.match(readAppConfig('window.config = {').problem ?? '', /does not parse/)
+  })
+  it('reads what Isogate (or any server) appends with Object.assign', () => {
+    const built = `window.config = { routerBasename: '/', dataSources: [] }`
+    const served = renderAppConfig(built, {
+      basePath: '/',
+      sources: [
+        { name: 'demo', qidoRoot: '/dicomweb/demo', wadoRoot: '/dicomweb/demo', options: {} },
+      ],
+      defaultSource: 'demo',
+      isolation: 'require-corp',
+      version: '3.13.2',
+    })
+    const read = readAppConfig(served)
+    assert.equal(read.problem, undefined)
+    assert.equal(read.config?.routerBasename, '/')
+    const [demo] = dicomwebSources(read.config ?? {})
+    assert.equal(demo?.qidoRoot, '/dicomweb/demo')
+    // A build whose own config is a function still yields the sources appended after it.
+    const fromFunction = readAppConfig(
+      'window.config = () => ({ a: 1 })\n' +
+        'var base = window.config\nwindow.config = Object.assign({}, { dataSources: [] })',
+    )
+    assert.deepEqual(fromFunction.config, { dataSources: [] })
   })
 })

@@ -20,7 +20,11 @@ interface Node {
   [key: string]: unknown
 }
 
-/** Reads `window.config = {...}` (also `window.config = config` after `const config = {...}`). */
+/**
+ * Reads `window.config = {...}` (also `window.config = config` after `const config = {...}`),
+ * following the assignments in source order: a later `window.config = Object.assign(base,
+ * overrides)` (as Isogate and other servers append to a build's file) merges what it can read.
+ */
 export function readAppConfig(source: string): AppConfigRead {
   let program: Node
   try {
@@ -28,28 +32,75 @@ export function readAppConfig(source: string): AppConfigRead {
   } catch (error) {
     return { config: null, problem: `app-config.js does not parse: ${(error as Error).message}` }
   }
-  const declared = new Map<string, Node>()
-  let assigned: Node | undefined
+  // Values of variables as declared, and of window.config as assigned, in source order.
+  const declared = new Map<string, Value>()
+  let current: Value = undefined
+  let assignedFunction = false
   walk(program, (node) => {
     if (node.type === 'VariableDeclarator') {
       const id = node.id as Node
-      if (id.type === 'Identifier' && node.init) declared.set(id.name as string, node.init as Node)
+      if (id.type === 'Identifier' && node.init) {
+        declared.set(id.name as string, valueOf(node.init as Node, declared, current))
+      }
     }
     if (node.type === 'AssignmentExpression' && isWindowConfig(node.left as Node)) {
-      assigned = node.right as Node
+      const value = valueOf(node.right as Node, declared, current)
+      if (value === FUNCTION) assignedFunction = true
+      // A function assigned in one branch does not undo an object assigned in another.
+      if (value !== undefined && (value !== FUNCTION || !isObject(current))) current = value
     }
   })
-  if (assigned?.type === 'Identifier') assigned = declared.get(assigned.name as string)
-  if (assigned?.type === 'ArrowFunctionExpression' || assigned?.type === 'FunctionExpression') {
+  if (isObject(current)) return { config: current }
+  if (current === FUNCTION || assignedFunction) {
     return {
       config: null,
       problem: 'window.config is a function; its result is only known at run time',
     }
   }
-  if (assigned?.type !== 'ObjectExpression') {
-    return { config: null, problem: 'no `window.config = {...}` object literal found' }
+  return { config: null, problem: 'no `window.config = {...}` object literal found' }
+}
+
+/** What an expression evaluates to, as far as reading (never running) it can tell. */
+type Value = Record<string, unknown> | typeof FUNCTION | undefined
+
+const FUNCTION = Symbol('function')
+
+function isObject(value: Value): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null
+}
+
+function valueOf(node: Node, declared: Map<string, Value>, current: Value): Value {
+  switch (node.type) {
+    case 'ObjectExpression':
+      return literal(node) as Record<string, unknown>
+    case 'ArrowFunctionExpression':
+    case 'FunctionExpression':
+      return FUNCTION
+    case 'Identifier':
+      return declared.get(node.name as string)
+    case 'MemberExpression':
+      return isWindowConfig(node) ? current : undefined
+    case 'LogicalExpression': {
+      const left = valueOf(node.left as Node, declared, current)
+      return left ?? valueOf(node.right as Node, declared, current)
+    }
+    case 'CallExpression': {
+      // Object.assign(target, ...sources): a shallow merge, in order.
+      const callee = node.callee as Node
+      const object = callee.object as Node | undefined
+      const property = callee.property as Node | undefined
+      const isAssign =
+        callee.type === 'MemberExpression' &&
+        object?.name === 'Object' &&
+        property?.name === 'assign'
+      if (!isAssign) return undefined
+      const parts = (node.arguments as Node[]).map((a) => valueOf(a, declared, current))
+      if (!parts.some(isObject)) return undefined
+      return Object.assign({}, ...parts.filter(isObject)) as Record<string, unknown>
+    }
+    default:
+      return undefined
   }
-  return { config: literal(assigned) as Record<string, unknown> }
 }
 
 function isWindowConfig(node: Node): boolean {

@@ -30,10 +30,17 @@ export function renderText(report: DoctorReport, options: TextOptions): string {
   // A shim isolates only the loads it controls: the verdict must not read like header isolation.
   const viaShim = v.isolatedBy === 'service-worker'
   lines.push(`isogate doctor ${report.finalUrl}`)
+  // No source probed is not the same as every source reached.
+  const reach =
+    report.sources.length === 0
+      ? paint(33, 'none checked')
+      : v.sourcesReachable
+        ? paint(32, 'yes')
+        : paint(31, 'no')
   const isolated = v.isolated ? (viaShim ? 'yes, through a service worker' : 'yes') : null
   lines.push(
     `  isolated: ${isolated ? paint(32, isolated) : paint(31, 'no')}` +
-      `   sources reachable: ${v.sourcesReachable ? paint(32, 'yes') : paint(31, 'no')}` +
+      `   sources reachable: ${reach}` +
       `   secure context: ${report.document.secureContext ? 'yes' : 'no'}` +
       (report.viewer.ohif ? `   OHIF ${report.viewer.version ?? '?'}` : ''),
   )
@@ -68,7 +75,9 @@ export function renderText(report: DoctorReport, options: TextOptions): string {
           viaShim
             ? 'OK: the viewer will be isolated on loads the service worker controls (not the ' +
                 'first visit; see SW_NOT_CONTROLLING) and reach its sources'
-            : 'OK: the viewer will be isolated and reach its sources',
+            : report.sources.length === 0
+              ? 'OK: the viewer will be isolated (no data source was found to check)'
+              : 'OK: the viewer will be isolated and reach its sources',
         )
       : paint(31, 'NOT OK: see the findings marked ✗'),
   )

@@ -7,6 +7,7 @@ import type { DicomJson, JsonAttribute } from '../dicom/json.js'
 import { dictionaryVr } from '../dicom/vr.js'
 import { matchesQuery, type QidoQuery } from './qido.js'
 import type { InstanceRecord } from './record.js'
+import type { SkippedFile } from './scan.js'
 
 /** Attributes returned for every study (PS3.18 Table 6.7.1-2, plus what OHIF's list shows). */
 export const STUDY_TAGS = [
@@ -76,6 +77,8 @@ function instanceNumber(i: CatalogInstance): number {
 export class Catalog {
   readonly studies = new Map<string, CatalogStudy>()
   readonly bySop = new Map<string, CatalogInstance>()
+  /** Files not served because an earlier path holds the same SOP Instance UID. */
+  readonly duplicates: SkippedFile[] = []
 
   constructor(records: Iterable<InstanceRecord>) {
     const sorted = [...records].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
@@ -84,8 +87,16 @@ export class Catalog {
   }
 
   private add(record: InstanceRecord): void {
-    // A second file with the same SOP Instance UID is a duplicate; the first path wins.
-    if (this.bySop.has(record.sop)) return
+    // A second file with the same SOP Instance UID is a duplicate; the first path (in code
+    // point order) wins, and the others are listed with the skipped files.
+    const first = this.bySop.get(record.sop)
+    if (first) {
+      this.duplicates.push({
+        path: record.path,
+        reason: `duplicate: its SOP Instance UID is already served from ${first.record.path}`,
+      })
+      return
+    }
     const json = JSON.parse(record.metadata) as DicomJson
     let study = this.studies.get(record.study)
     if (!study) {

@@ -48,7 +48,8 @@ export async function createEmbeddedSource(
     })
   }
 
-  const logger = ctx.logger.child({ source: config.name })
+  // The gateway's logger for this source already names it.
+  const logger = ctx.logger
   const file = indexPath(ctx.stateDir, root)
   const reader = new FileReader(64)
   let catalog = new Catalog([])
@@ -63,7 +64,7 @@ export async function createEmbeddedSource(
     const result = await scan({ root, indexFile: file, onProgress: sink?.update })
     sink?.finish()
     if (result.changed || initial) catalog = new Catalog(result.records)
-    skipped = result.skipped
+    skipped = [...result.skipped, ...catalog.duplicates]
     lastScan = Date.now()
     const summary = {
       folder: root,
@@ -75,7 +76,8 @@ export async function createEmbeddedSource(
     }
     if (initial || result.changed) logger.info(summary, 'indexed')
     if (initial && skipped.length > 0) {
-      logger.warn(
+      // `serve` says how many at start-up; the list is on the status page and in this line.
+      logger.info(
         { skipped: skipped.length, files: skipped.slice(0, 20) },
         'some files are not served; see the status page for all reasons',
       )

@@ -6,6 +6,7 @@ import dcmjs from 'dcmjs'
 
 import type { DicomJson, JsonAttribute } from '../dicom/json.js'
 import { dictionaryVr } from '../dicom/vr.js'
+import { wildcardMatch } from './wildcard.js'
 
 export interface QidoFilter {
   readonly tag: string
@@ -109,12 +110,7 @@ export function matchesFilter(attribute: JsonAttribute | undefined, filter: Qido
 function matchOne(vr: string, actual: string, wanted: string): boolean {
   // Person names match case-insensitively, as Orthanc and dcm4chee do by default.
   const caseless = vr === 'PN'
-  if (wanted.includes('*') || wanted.includes('?')) {
-    const source = [...wanted]
-      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-      .join('')
-    return new RegExp(`^${source}$`, caseless ? 'is' : 's').test(actual)
-  }
+  if (wanted.includes('*') || wanted.includes('?')) return wildcardMatch(wanted, actual, caseless)
   if (vr === 'DS' || vr === 'IS' || vr in { US: 1, UL: 1, SS: 1, SL: 1, FL: 1, FD: 1 }) {
     return Number(actual) === Number(wanted)
   }
