@@ -194,7 +194,12 @@ describe('scale-out: two Orthancs on PostgreSQL, two gateways, nginx', { timeout
         `errors (cut mid-stream) ${cut}; statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
     )
     assert.ok(result.requests.total > 200, `only ${result.requests.total} requests`)
-    assert.equal(result.non2xx, 0, 'requests failed before streaming (non-2xx)')
+    assert.equal(
+      result.non2xx,
+      0,
+      'requests failed before streaming (non-2xx); the gateways logged:\n' +
+        gateways.map((g, i) => `gateway-${i + 1}: ${g.log().slice(-1500)}`).join('\n'),
+    )
     assert.equal(result.timeouts, 0, 'requests timed out')
     // Only a reply in flight at a kill can be cut: at most one per connection per kill.
     assert.ok(cut <= 2 * CONNECTIONS, `${cut} replies cut mid-stream`)

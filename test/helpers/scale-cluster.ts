@@ -222,6 +222,8 @@ export interface GatewayProcess {
   readonly port: number
   readonly origin: string
   readonly pid: number
+  /** The last few KB the gateway logged (warnings and errors), for a failure message. */
+  log(): string
   /** SIGKILL, as a crash would. */
   kill(): Promise<void>
   stop(): Promise<void>
@@ -272,5 +274,6 @@ export async function startGatewayProcess(
     pid: child.pid ?? -1,
     kill: () => stopWith('SIGKILL'),
     stop: () => stopWith('SIGTERM'),
+    log: () => stderr,
   }
 }

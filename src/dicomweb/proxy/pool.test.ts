@@ -127,6 +127,27 @@ describe('upstream pool', { timeout: 30_000 }, () => {
     assert.equal(a.hits + b.hits, hitsBefore + 1)
   })
 
+  it('a 5xx from one member sends a GET to the other; a lone upstream passes it on', async () => {
+    const a = await backend('a')
+    const b = await backend('b')
+    closing.push(a.close, b.close)
+    const upstream = await pool([a.url, b.url])
+    a.mode = 'error500'
+    assert.deepEqual([await text(upstream), await text(upstream)], ['["b"]', '["b"]'])
+    assert.equal(upstream.stats.retries, 1)
+    // POST is never sent twice: the 500 comes back as it is.
+    b.mode = 'error500'
+    const post = await upstream.request({ ...get(), method: 'POST' })
+    post.body.resume()
+    assert.equal(post.statusCode, 500)
+    // With one upstream there is nobody else to ask.
+    const lone = await pool([a.url])
+    const response = await lone.request(get())
+    response.body.resume()
+    assert.equal(response.statusCode, 500)
+    assert.equal(lone.stats.retries, 0)
+  })
+
   it('a reply that breaks off mid-body is not repeated', async () => {
     const a = await backend('a')
     const b = await backend('b')

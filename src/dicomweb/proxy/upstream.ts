@@ -26,6 +26,9 @@ import {
  */
 export const KEEP_ALIVE_THRESHOLD_MS = 200
 
+/** Replies of one pool member that send an idempotent request to another member. */
+const RETRIED_STATUSES = new Set([500, 502, 503, 504])
+
 /** Connections per upstream origin; a browser opens at most a few dozen to us. */
 const CONNECTIONS = 32
 
@@ -146,8 +149,10 @@ export class Upstream {
    * Sends a request to the next upstream that is up (round-robin). A GET or HEAD that found
    * nobody at the address, or whose connection was reset before any reply, is sent once more:
    * on another upstream when there is one, else on a fresh connection to the same (only after a
-   * reset). Once response headers are back the request is never repeated; a reply that breaks
-   * off mid-body is cut short, not retried.
+   * reset). A GET or HEAD that one member of a pool answers with 500/502/503/504 goes once to
+   * another member: replicas of one store share the data, so a transient fault of one (a
+   * database conflict, a restart) need not reach the viewer. Otherwise, once response headers
+   * are back the request is never repeated; a reply that breaks off mid-body is cut short.
    */
   async request(request: UpstreamRequest): Promise<UpstreamResponse> {
     this.stats.requests++
@@ -169,6 +174,20 @@ export class Upstream {
           signal: request.signal,
         })
         member.answered(performance.now() - started)
+        const another = attempt === 0 && order.length > 1
+        if (idempotent && another && RETRIED_STATUSES.has(response.statusCode)) {
+          // Nothing of this reply has been sent on: drop it and ask the next member.
+          // (undici's body reports its own destruction as an error: nobody needs it.)
+          response.body.on('error', () => undefined)
+          response.body.destroy()
+          lastError = new IsogateError(
+            'ISOGATE_E_PROXY_BAD_RESPONSE',
+            `the upstream ${root.origin} answered ${response.statusCode}`,
+            { details: { upstream: root.origin, reason: `HTTP ${response.statusCode}` } },
+          )
+          member.failed(lastError.message, false)
+          continue
+        }
         return {
           root,
           statusCode: response.statusCode,
