@@ -55,6 +55,7 @@ describe('proxy faults', { timeout: 60_000 }, () => {
     }),
   )
   const servers: Array<{ server: Server; sockets: Set<Socket> }> = []
+  const closers: Array<() => Promise<unknown>> = []
   let proxy: MountedProxy
   let downUrl: string
   const upstreams: Record<string, string> = {}
@@ -93,7 +94,30 @@ describe('proxy faults', { timeout: 60_000 }, () => {
         })
       })
     })
-    servers.push(stall, resetEarly, resetMid, garbage, drip)
+    // A pool member that answers its health check, then sends the headers of a JSON reply and
+    // dies before the body; and a healthy member holding the same data.
+    const dies = await tcpServer((socket) => {
+      let seen = ''
+      socket.on('data', (chunk: Buffer) => {
+        seen += chunk.toString('latin1')
+        if (!seen.includes('\r\n\r\n')) return
+        if (seen.includes('limit=1')) {
+          seen = ''
+          socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\n')
+          socket.write('Content-Length: 2\r\n\r\n[]')
+          return
+        }
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\n')
+        socket.write('Content-Length: 5000\r\n\r\n', () => socket.resetAndDestroy())
+      })
+    })
+    const healthy = http.createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/dicom+json' }).end('["same"]')
+    })
+    await new Promise<void>((resolve) => healthy.listen(0, '127.0.0.1', resolve))
+    const healthyUrl = `http://127.0.0.1:${(healthy.address() as AddressInfo).port}/dicom-web`
+    servers.push(stall, resetEarly, resetMid, garbage, drip, dies)
+    closers.push(() => new Promise((r) => healthy.close(r)))
     Object.assign(upstreams, {
       down: downUrl,
       stall: stall.url,
@@ -103,17 +127,25 @@ describe('proxy faults', { timeout: 60_000 }, () => {
       drip: drip.url,
     })
     const names = Object.keys(upstreams)
+    const pooled = {
+      ...proxyConfig(dies.url, { name: 'pooled', upstream: [dies.url, healthyUrl] }),
+      mountPath: '/dicomweb/pooled',
+    }
     proxy = await mountProxy(
-      names.map((name) => ({
-        ...proxyConfig(upstreams[name]!, { name: name.toLowerCase(), timeoutMs: 700 }),
-        mountPath: `/dicomweb/${name.toLowerCase()}`,
-      })),
+      [
+        ...names.map((name) => ({
+          ...proxyConfig(upstreams[name]!, { name: name.toLowerCase(), timeoutMs: 700 }),
+          mountPath: `/dicomweb/${name.toLowerCase()}`,
+        })),
+        pooled,
+      ],
       { logger },
     )
   })
 
   after(async () => {
     await proxy?.close()
+    for (const close of closers) await close()
     for (const { server, sockets } of servers) {
       for (const socket of sockets) socket.destroy()
       await new Promise((r) => server.close(r))
@@ -144,6 +176,15 @@ describe('proxy faults', { timeout: 60_000 }, () => {
     assert.ok(source.status().lastError?.includes(upstreams[name]!))
     return Date.now() - started
   }
+
+  it('a pool member that dies before the first byte: the GET goes to the other', async () => {
+    // Round-robin sends every other request to the member that dies; none may fail.
+    for (let i = 0; i < 6; i++) {
+      const reply = await request(proxy.origin, '/dicomweb/pooled/studies')
+      assert.equal(reply.status, 200, `request ${i}: ${reply.body.toString()}`)
+      assert.equal(reply.body.toString(), '["same"]')
+    }
+  })
 
   it('upstream down → 502 ISOGATE_E_PROXY_UNREACHABLE', async () => {
     await expectError('down', 502, 'ISOGATE_E_PROXY_UNREACHABLE')

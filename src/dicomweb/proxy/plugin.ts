@@ -145,17 +145,51 @@ export function proxyPlugin(options: ProxyPluginOptions): FastifyPluginAsync {
       dropRange: kind === 'qido' || kind === 'qido-studies' || kind === 'metadata',
     })
 
+    // GET and HEAD over a pool: a reply whose upstream fails before its first byte reached the
+    // client is asked of the next member once (nothing of it has been sent on yet).
+    const retryable = !withBody && upstream.members.length > 1
+    let forwarded = await forward(request, target.rest, query, kind, headers, controller)
+    if (retryable && forwarded.stream && !(await firstOutput(forwarded.stream))) {
+      if (controller.signal.aborted) return reply
+      request.log.debug('upstream failed before the first byte; asking the next member')
+      forwarded = await forward(request, target.rest, query, kind, headers, controller)
+    }
+    if (controller.signal.aborted && !forwarded.stream) return reply
+
+    reply.code(forwarded.statusCode)
+    for (const [name, value] of Object.entries(forwarded.headers)) reply.header(name, value)
+    if (!forwarded.stream) return reply.send()
+    return reply.send(forwarded.stream)
+  }
+
+  /** What one exchange with the upstream gives: status, headers, and the body to send. */
+  interface Forwarded {
+    readonly statusCode: number
+    readonly headers: Record<string, string | string[]>
+    /** Undefined when the reply has no body (HEAD, 204, 304). */
+    readonly stream: Readable | undefined
+  }
+
+  async function forward(
+    request: FastifyRequest,
+    rest: string,
+    query: string,
+    kind: ReturnType<typeof resourceKind>,
+    headers: Record<string, string>,
+    controller: AbortController,
+  ): Promise<Forwarded> {
+    const withBody = request.method !== 'GET' && request.method !== 'HEAD'
     let response: UpstreamResponse
     try {
       response = await upstream.request({
         method: request.method,
-        url: (root) => upstreamUrl(root, { rest: target.rest, query }),
+        url: (root) => upstreamUrl(root, { rest, query }),
         headers,
         body: withBody ? (request.body as Readable | undefined) : undefined,
         signal: controller.signal,
       })
     } catch (error) {
-      if (controller.signal.aborted) return reply
+      if (controller.signal.aborted) return { statusCode: 499, headers: {}, stream: undefined }
       throw publicFailure(upstreamFailure(error, upstream.roots[0] as URL))
     }
     options.report(undefined)
@@ -202,31 +236,28 @@ export function proxyPlugin(options: ProxyPluginOptions): FastifyPluginAsync {
       }
     }
 
-    reply.code(response.statusCode)
-    for (const [name, value] of Object.entries(out)) reply.header(name, value)
     if (noBody) {
       response.body.resume()
-      return reply.send()
+      return { statusCode: response.statusCode, headers: out, stream: undefined }
     }
     const transform = boundary
       ? new MultipartRewriter(boundary, map)
       : rewrite
         ? new UrlRewriter(map)
         : new PassThrough()
-    return reply.send(
-      relay(body, transform, controller.signal, (error) => {
-        const failure = upstreamFailure(error, response.root)
-        options.report(failure)
-        logger.warn(
-          {
-            upstream: failure.details?.upstream,
-            code: failure.code,
-            reason: failure.details?.reason,
-          },
-          `${failure.message} (mid-body; the reply was cut short)`,
-        )
-      }),
-    )
+    const stream = relay(body, transform, controller.signal, (error) => {
+      const failure = upstreamFailure(error, response.root)
+      options.report(failure)
+      logger.warn(
+        {
+          upstream: failure.details?.upstream,
+          code: failure.code,
+          reason: failure.details?.reason,
+        },
+        `${failure.message} (mid-body)`,
+      )
+    })
+    return { statusCode: response.statusCode, headers: out, stream }
   }
 
   return async (app) => {
@@ -262,6 +293,25 @@ function decoderFor(encoding: string) {
   if (encoding === 'deflate') return createInflate()
   if (encoding === 'br') return createBrotliDecompress()
   return undefined
+}
+
+/**
+ * Resolves true once `stream` has output to give (or has ended), false when it closes first
+ * (its upstream failed before a byte came through). Reads nothing: the bytes stay buffered for
+ * whoever pipes the stream next.
+ */
+function firstOutput(stream: Readable): Promise<boolean> {
+  return new Promise((resolve) => {
+    const settle = (ok: boolean) => {
+      stream.off('readable', onReadable)
+      stream.off('close', onClose)
+      resolve(ok)
+    }
+    const onReadable = () => settle(true)
+    const onClose = () => settle(false)
+    stream.on('readable', onReadable)
+    stream.on('close', onClose)
+  })
 }
 
 /**
