@@ -125,6 +125,7 @@ describe('proxy faults', { timeout: 60_000 }, () => {
       resetMid: resetMid.url,
       garbage: garbage.url,
       drip: drip.url,
+      dies: dies.url,
     })
     const names = Object.keys(upstreams)
     const pooled = {
@@ -184,6 +185,10 @@ describe('proxy faults', { timeout: 60_000 }, () => {
       assert.equal(reply.status, 200, `request ${i}: ${reply.body.toString()}`)
       assert.equal(reply.body.toString(), '["same"]')
     }
+  })
+
+  it('a lone upstream dying before the first byte of a JSON reply → 502, not 500', async () => {
+    await expectError('dies', 502, 'ISOGATE_E_PROXY_BAD_RESPONSE')
   })
 
   it('upstream down → 502 ISOGATE_E_PROXY_UNREACHABLE', async () => {

@@ -245,18 +245,11 @@ export function proxyPlugin(options: ProxyPluginOptions): FastifyPluginAsync {
       : rewrite
         ? new UrlRewriter(map)
         : new PassThrough()
-    const stream = relay(body, transform, controller.signal, (error) => {
-      const failure = upstreamFailure(error, response.root)
-      options.report(failure)
-      logger.warn(
-        {
-          upstream: failure.details?.upstream,
-          code: failure.code,
-          reason: failure.details?.reason,
-        },
-        `${failure.message} (mid-body)`,
-      )
-    })
+    // An upstream failure mid-body ends the stream with the source's public error: a reply not
+    // started yet becomes that JSON error (502/504, isolation headers); one under way is cut.
+    const stream = relay(body, transform, controller.signal, (error) =>
+      publicFailure(upstreamFailure(error, response.root)),
+    )
     return { statusCode: response.statusCode, headers: out, stream }
   }
 
@@ -316,14 +309,15 @@ function firstOutput(stream: Readable): Promise<boolean> {
 
 /**
  * Pipes the upstream body through `out`. An upstream failure mid-body is reported once and
- * ends `out` without an error, so the reply is cut short (the client sees a truncated body)
- * without a second log line from the server; a client that goes away stops the upstream.
+ * destroys `out` with the source's public error: a reply not started becomes that error, one
+ * under way is cut short (the client sees a truncated body). A client that goes away stops the
+ * upstream, and is no fault of it.
  */
 function relay(
   body: Readable,
   out: Transform,
   clientGone: AbortSignal,
-  onUpstreamError: (error: unknown) => void,
+  onUpstreamError: (error: unknown) => Error,
 ): Readable {
   let failed = false
   body.on('error', (error) => {
@@ -335,9 +329,11 @@ function relay(
     }
     if (failed) return
     failed = true
-    onUpstreamError(error)
-    out.destroy()
+    out.destroy(onUpstreamError(error))
   })
+  // Whoever sends `out` (fastify) hears of its error too; this keeps an error raised before
+  // that from going unhandled.
+  out.on('error', () => undefined)
   out.on('close', () => {
     if (!body.destroyed) body.destroy()
   })
