@@ -5,7 +5,7 @@
  * isolating only when a browser would read it so. Each property prints how many inputs it ran.
  */
 import assert from 'node:assert/strict'
-import { describe, it, type TestContext } from 'node:test'
+import { describe, it } from 'node:test'
 
 import fc from 'fast-check'
 import { parseItem, Token } from 'structured-headers'
@@ -22,18 +22,7 @@ import {
   topLevelIsolation,
 } from './rules/isolation.js'
 import { parsePermissionsPolicy, parseSfItemToken } from './sf.js'
-
-/** Checks a property like fc.assert, then reports how many inputs it ran. */
-function holds<Ts>(t: TestContext, name: string, property: fc.IProperty<Ts>, numRuns: number) {
-  const details = fc.check(property, { numRuns })
-  if (details.failed) {
-    const cause = details.errorInstance
-    const why = cause instanceof Error ? cause.message : String(cause)
-    throw new Error(`${fc.defaultReportMessage(details) ?? name}\n${why}`)
-  }
-  assert.equal(details.numRuns, numRuns)
-  t.diagnostic(`property: ${name}: ${details.numRuns} runs`)
-}
+import { holds } from '../../test/helpers/property.js'
 
 const COOP = 'Cross-Origin-Opener-Policy'
 const COEP = 'Cross-Origin-Embedder-Policy'
@@ -126,8 +115,8 @@ const h = (pairs: ReadonlyArray<readonly [string, string]>): HeaderLines => head
 const lines = (name: string, values: readonly string[]) => values.map((v) => [name, v] as const)
 
 describe('structured-field parsing (COOP, COEP, DIP)', () => {
-  it('never throws on any field lines, and says absent only for no lines', (t) => {
-    holds(
+  it('never throws on any field lines, and says absent only for no lines', async (t) => {
+    await holds(
       t,
       'sf item token never throws',
       fc.property(anyLines, (values) => {
@@ -140,7 +129,7 @@ describe('structured-field parsing (COOP, COEP, DIP)', () => {
       }),
       3000,
     )
-    holds(
+    await holds(
       t,
       'permissions policy never throws',
       fc.property(anyLines, (values) => {
@@ -151,8 +140,8 @@ describe('structured-field parsing (COOP, COEP, DIP)', () => {
     )
   })
 
-  it('agrees with the RFC 9651 library on a single line once OWS is stripped', (t) => {
-    holds(
+  it('agrees with the RFC 9651 library on a single line once OWS is stripped', async (t) => {
+    await holds(
       t,
       'sf item token matches the library',
       fc.property(anyText, (value) => {
@@ -171,8 +160,8 @@ describe('structured-field parsing (COOP, COEP, DIP)', () => {
     )
   })
 
-  it('ignores SP and HTAB around each line', (t) => {
-    holds(
+  it('ignores SP and HTAB around each line', async (t) => {
+    await holds(
       t,
       'outer whitespace is not significant',
       fc.property(fc.array(anyText, { minLength: 1, maxLength: 3 }), ows, ows, (values, a, b) => {
@@ -183,7 +172,7 @@ describe('structured-field parsing (COOP, COEP, DIP)', () => {
     )
   })
 
-  it('reads a known token with any valid parameters as that token, parameters kept', (t) => {
+  it('reads a known token with any valid parameters as that token, parameters kept', async (t) => {
     const token = fc.constantFrom(
       'same-origin',
       'same-origin-allow-popups',
@@ -192,7 +181,7 @@ describe('structured-field parsing (COOP, COEP, DIP)', () => {
       'isolate-and-require-corp',
       'unsafe-none',
     )
-    holds(
+    await holds(
       t,
       'token with parameters keeps its meaning',
       fc.property(token, params, ows, ows, (name, list, a, b) => {
@@ -209,11 +198,11 @@ describe('structured-field parsing (COOP, COEP, DIP)', () => {
     )
   })
 
-  it('refuses any header sent twice, however valid each line is alone', (t) => {
+  it('refuses any header sent twice, however valid each line is alone', async (t) => {
     const valid = fc
       .tuple(fc.constantFrom('same-origin', 'require-corp', 'x'), params)
       .map(([name, list]) => `${name}${paramText(list)}`)
-    holds(
+    await holds(
       t,
       'two valid lines are a duplicate',
       fc.property(fc.array(valid, { minLength: 2, maxLength: 4 }), (values) => {
@@ -228,8 +217,8 @@ describe('structured-field parsing (COOP, COEP, DIP)', () => {
 })
 
 describe('the rules that read COOP, COEP and DIP', () => {
-  it('fall back to unsafe-none (or none) for anything they do not read as a known token', (t) => {
-    holds(
+  it('fall back to unsafe-none (or none) for anything not read as a known token', async (t) => {
+    await holds(
       t,
       'unreadable policy is the default',
       fc.property(anyLines, anyLines, anyLines, browser, (coopLines, coepLines, dipLines, b) => {
@@ -262,7 +251,7 @@ describe('the rules that read COOP, COEP and DIP', () => {
     )
   })
 
-  it('isolate only what a browser isolates: same-origin plus a compatible COEP, or DIP', (t) => {
+  it('isolate only what a browser does: same-origin plus a compatible COEP, or DIP', async (t) => {
     const policyLine = fc.oneof(
       anyText,
       fc
@@ -281,7 +270,7 @@ describe('the rules that read COOP, COEP and DIP', () => {
       'file:///viewer/index.html',
       'not a url',
     )
-    holds(
+    await holds(
       t,
       'top-level isolation verdict',
       fc.property(
@@ -341,8 +330,8 @@ describe('the rules that read COOP, COEP and DIP', () => {
     )
   })
 
-  it('isolates a secure page whose COOP and COEP carry any valid parameters', (t) => {
-    holds(
+  it('isolates a secure page whose COOP and COEP carry any valid parameters', async (t) => {
+    await holds(
       t,
       'parameters never break isolation',
       fc.property(params, params, ows, browser, (coopParams, coepParams, pad, b) => {
@@ -358,7 +347,7 @@ describe('the rules that read COOP, COEP and DIP', () => {
     )
   })
 
-  it('never isolates a frame whose top-level page is not, outside Chromium DIP', (t) => {
+  it('never isolates a frame whose top-level page is not, outside Chromium DIP', async (t) => {
     const level = fc.record({
       url: fc.constantFrom(SECURE, 'https://other.example', 'http://plain.example'),
       coop: anyLines,
@@ -367,7 +356,7 @@ describe('the rules that read COOP, COEP and DIP', () => {
       allow: fc.option(fc.constantFrom('cross-origin-isolated', 'camera', ''), { nil: undefined }),
       srcdoc: fc.boolean(),
     })
-    holds(
+    await holds(
       t,
       'frame chain isolation',
       fc.property(fc.array(level, { minLength: 1, maxLength: 4 }), browser, (chain, b) => {

@@ -19,7 +19,7 @@ import {
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, sep } from 'node:path'
-import { after, before, describe, it, type TestContext } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 
 import fc from 'fast-check'
 
@@ -27,23 +27,7 @@ import { validateConfig } from '../../config/load.js'
 import { startGateway, type RunningGateway } from '../../gateway/start.js'
 import { uidFor, writeCtVolume } from '../demo/generate.js'
 import { walk } from './scan.js'
-
-/** Checks a property like fc.assert, then reports how many inputs it ran. */
-async function holds<Ts>(
-  t: TestContext,
-  name: string,
-  property: fc.IAsyncProperty<Ts>,
-  numRuns: number,
-): Promise<void> {
-  const details = await fc.check(property, { numRuns })
-  if (details.failed) {
-    const cause = details.errorInstance
-    const why = cause instanceof Error ? cause.message : String(cause)
-    throw new Error(`${fc.defaultReportMessage(details) ?? name}\n${why}`)
-  }
-  assert.equal(details.numRuns, numRuns)
-  t.diagnostic(`property: ${name}: ${details.numRuns} runs`)
-}
+import { holds } from '../../../test/helpers/property.js'
 
 const SECRET = 'SECRET-NEXT-TO-THE-FOLDER'
 

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it, type TestContext } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 
 import fc from 'fast-check'
 
@@ -21,23 +21,7 @@ import { writeCtVolume } from '../demo/generate.js'
 import { UnreadableDicom } from '../dicom/head.js'
 import { indexFile, type InstanceRecord } from './record.js'
 import { scan } from './scan.js'
-
-/** Checks a property like fc.assert, then reports how many inputs it ran. */
-async function holds<Ts>(
-  t: TestContext,
-  name: string,
-  property: fc.IAsyncProperty<Ts>,
-  numRuns: number,
-): Promise<void> {
-  const details = await fc.check(property, { numRuns })
-  if (details.failed) {
-    const cause = details.errorInstance
-    const why = cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)
-    throw new Error(`${fc.defaultReportMessage(details) ?? name}\n${why}`)
-  }
-  assert.equal(details.numRuns, numRuns)
-  t.diagnostic(`property: ${name}: ${details.numRuns} runs`)
-}
+import { holds } from '../../../test/helpers/property.js'
 
 const PYDICOM = '/usr/lib/python3/dist-packages/pydicom/data/test_files'
 /** One of each layout the reader distinguishes. */
