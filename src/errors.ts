@@ -12,7 +12,7 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   // Config and command line
-  ISOGATE_E_CONFIG_INVALID: { hint: 'Fix the named field; `isogate serve --help` lists flags.' },
+  ISOGATE_E_CONFIG_INVALID: { hint: "Fix the named field; the command's --help lists its flags." },
   ISOGATE_E_CONFIG_FILE: { hint: 'Check that --config names a readable JSON or YAML file.' },
   ISOGATE_E_CLI_USAGE: { hint: 'Run the command with --help for its flags and examples.' },
   ISOGATE_E_CLI_INIT_EXISTS: {

@@ -99,7 +99,7 @@ export function flagsToInput(folder: string | undefined, flags: ServeFlags): Iso
   const input: Record<string, unknown> = {}
   const listen: Record<string, unknown> = {}
   if (flags.port !== undefined)
-    listen.port = /^\d+$/.test(flags.port) ? Number(flags.port) : flags.port
+    listen.port = /^-?\d+$/.test(flags.port) ? Number(flags.port) : flags.port
   if (flags.host !== undefined) listen.host = flags.host
   if (Object.keys(listen).length > 0) input.listen = listen
 

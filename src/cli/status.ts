@@ -151,13 +151,19 @@ export function statusText(status: IsogateStatus, paint: Paint): string {
   return `${lines.join('\n')}\n`
 }
 
+function plural(n: unknown, one: string, many = `${one}s`): string {
+  if (n === undefined) return `? ${many}`
+  return `${String(n)} ${n === 1 ? one : many}`
+}
+
 function sourceFacts(details: Record<string, unknown>): string {
   const count = (key: string) => (typeof details[key] === 'number' ? details[key] : undefined)
   if (count('studies') === undefined) return ''
   const skipped = count('skippedCount') ?? 0
   return (
-    ` (${count('studies')} studies, ${count('series') ?? '?'} series, ` +
-    `${count('instances') ?? '?'} files${skipped ? `, ${skipped} skipped` : ''})`
+    ` (${plural(count('studies'), 'study', 'studies')}, ` +
+    `${plural(count('series'), 'series', 'series')}, ` +
+    `${plural(count('instances'), 'file')}${skipped ? `, ${skipped} skipped` : ''})`
   )
 }
 

@@ -132,7 +132,12 @@ export const configSchema = z
     listen: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8080),
+        port: z
+          .number({ message: 'must be a whole number from 0 to 65535 (0 picks a free port)' })
+          .int({ message: 'must be a whole number from 0 to 65535 (0 picks a free port)' })
+          .min(0, { message: 'must be from 0 to 65535 (0 picks a free port)' })
+          .max(65535, { message: 'must be from 0 to 65535 (0 picks a free port)' })
+          .default(8080),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8080 }),

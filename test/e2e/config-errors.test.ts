@@ -87,19 +87,19 @@ const CASES: readonly Case[] = [
   {
     name: 'port negative',
     file: { listen: { port: -1 } },
-    lines: [['listen.port', />=0/]],
+    lines: [['listen.port', /from 0 to 65535/]],
     code: INVALID,
   },
   {
     name: 'port fraction',
     file: { listen: { port: 80.5 } },
-    lines: [['listen.port', /int/]],
+    lines: [['listen.port', /whole number/]],
     code: INVALID,
   },
   {
     name: 'port as a string',
     file: { listen: { port: '8080' } },
-    lines: [['listen.port', TYPE('number')]],
+    lines: [['listen.port', /whole number from 0 to 65535/]],
     code: INVALID,
   },
   // Bad isolation.

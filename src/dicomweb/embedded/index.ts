@@ -40,12 +40,18 @@ export async function createEmbeddedSource(
   let root: string
   try {
     root = await realpath(folder)
-    if (!(await stat(root)).isDirectory()) throw new Error('not a folder')
   } catch (cause) {
     throw new IsogateError('ISOGATE_E_DICOM_FOLDER', `cannot read the folder ${folder}`, {
       cause,
       details: { folder },
     })
+  }
+  if (!(await stat(root)).isDirectory()) {
+    throw new IsogateError(
+      'ISOGATE_E_DICOM_FOLDER',
+      `${folder} is a file, not a folder; pass the folder that holds it`,
+      { details: { folder } },
+    )
   }
 
   // The gateway's logger for this source already names it.
