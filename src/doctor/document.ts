@@ -39,7 +39,7 @@ export function misspelledHeaders(url: string, headers: HeaderLines): Finding[] 
       finding('HEADER_NAME_MISSPELLED', {
         evidence: at(url, name, shown(headers, name)),
         message: `the browser ignores ${name}: it is not a header it knows`,
-        fix: `spell it ${normal.replace(/(^|-)(\w)/g, (_, d: string, c: string) => d + c.toUpperCase())}`,
+        fix: `spell it ${headerCase(normal)}`,
       }),
     )
   }
@@ -176,4 +176,9 @@ export async function checkAssets(
     }
   }
   return { findings, checked }
+}
+
+/** `cross-origin-opener-policy` → `Cross-Origin-Opener-Policy`. */
+function headerCase(name: string): string {
+  return name.replace(/(^|-)(\w)/g, (_, dash: string, c: string) => dash + c.toUpperCase())
 }
